@@ -1,0 +1,189 @@
+package keywords
+
+import (
+	"sync"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// pieceSize is about how many bytes of a message are normalized at a time. It is small because a message is
+// rejected as soon as it has more significant bytes than the longest keyword, 8 for the defaults.
+const pieceSize = 16
+
+// iters lends NFKD iterators to Match. Iter.Next calls through a function field, so the compiler moves even a
+// local Iter to the heap, and at 736 bytes it is not something to allocate for every message.
+var iters = sync.Pool{New: func() any { return new(norm.Iter) }}
+
+// asciiRune is the folded form and class of an ASCII rune.
+type asciiRune struct {
+	folded byte
+	class  class
+}
+
+// asciiRunes caches asciiRune for every ASCII rune, as looking them up in the unicode tables is most of the time
+// spent on a message otherwise.
+var asciiRunes [utf8.RuneSelf]asciiRune
+
+func init() {
+	for r := range rune(utf8.RuneSelf) {
+		asciiRunes[r] = asciiRune{folded: byte(fold(r)), class: classify(fold(r))}
+	}
+}
+
+// stream normalizes a message as Normalize does, into a fixed buffer, and gives up as soon as the normalized
+// message is known to be longer than limit. Only the significant part of the message counts against the limit,
+// so leading and trailing whitespace and punctuation can be as long as they like.
+type stream struct {
+	buf   [MaxKeywordBytes]byte
+	limit int  // at most len(buf)
+	n     int  // length up to the end of the last significant rune
+	w     int  // length including the separators since, or limit once they don't fit
+	space bool // whether the last rune was whitespace, already written as the single space of its run
+}
+
+// normalize feeds text through the stream, returning false as soon as it can no longer fit in the limit.
+func (s *stream) normalize(text string) bool {
+	var it *norm.Iter // borrowed for the first piece that isn't in NFKD already
+	defer func() {
+		if it != nil {
+			release(it)
+		}
+	}()
+
+	for text != "" {
+		if n := invalidPrefix(text); n > 0 {
+			if !s.write(utf8.RuneError) {
+				return false
+			}
+			text = text[n:]
+			continue
+		}
+
+		piece := text[:nextPiece(text)]
+		text = text[len(piece):]
+
+		if norm.NFKD.QuickSpanString(piece) == len(piece) {
+			for _, r := range piece {
+				if !s.write(r) {
+					return false
+				}
+			}
+			continue
+		}
+
+		if it == nil {
+			it = iters.Get().(*norm.Iter)
+		}
+		it.InitString(norm.NFKD, piece)
+		for !it.Done() {
+			// decoded by hand as ranging over string(seg) allocates for a segment longer than 32 bytes
+			for seg := it.Next(); len(seg) > 0; {
+				r, size := utf8.DecodeRune(seg)
+				if !s.write(r) {
+					return false
+				}
+				seg = seg[size:]
+			}
+		}
+	}
+	return true
+}
+
+// invalidPrefix returns the length of the run of invalid UTF-8 that text starts with, which like
+// strings.ToValidUTF8 the stream takes as a single U+FFFD.
+func invalidPrefix(text string) int {
+	n := 0
+	for n < len(text) {
+		if r, size := utf8.DecodeRuneInString(text[n:]); r != utf8.RuneError || size != 1 {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+// nextPiece returns the length of the piece of text to normalize next. It is valid UTF-8 and ends where NFKD can
+// split text, so that it normalizes on its own: at the end of text, before an invalid byte, which becomes U+FFFD,
+// or before the first rune that starts a segment after pieceSize bytes. Keeping invalid UTF-8 from the norm
+// package matters: it copies what looks like a truncated rune at the end of its input as is, even when that
+// holds a whole rune that ought to be decomposed.
+func nextPiece(text string) int {
+	end := 0
+	for end < len(text) {
+		ascii := text[end] < utf8.RuneSelf // which always starts a segment
+		if end >= pieceSize && (ascii || norm.NFKD.PropertiesString(text[end:]).BoundaryBefore()) {
+			break
+		}
+		if ascii {
+			end++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(text[end:])
+		if r == utf8.RuneError && size == 1 {
+			break
+		}
+		end += size
+	}
+	return end
+}
+
+// release returns an iterator to the pool, cleared so that it doesn't keep the message alive.
+func release(it *norm.Iter) {
+	*it = norm.Iter{}
+	iters.Put(it)
+}
+
+// write appends a rune of NFKD text, returning false if that makes the message longer than the limit.
+func (s *stream) write(r rune) bool {
+	var c class
+	if r < utf8.RuneSelf {
+		r, c = rune(asciiRunes[r].folded), asciiRunes[r].class
+	} else {
+		r = fold(r)
+		c = classify(r)
+	}
+
+	switch c {
+	case whitespace:
+		if s.n > 0 && !s.space {
+			s.separate(' ')
+		}
+		s.space = true
+	case punctuation:
+		if s.n > 0 {
+			s.separate(r)
+		}
+		s.space = false
+	default:
+		if !s.put(r) {
+			return false
+		}
+		s.n = s.w
+		s.space = false
+	}
+	return true
+}
+
+// separate writes whitespace or punctuation that is kept only if something significant follows. If it doesn't
+// fit, anything significant that follows would not either, and if nothing does it is trimmed, so it need not be
+// stored: the buffer is marked full instead.
+func (s *stream) separate(r rune) {
+	if !s.put(r) {
+		s.w = s.limit
+	}
+}
+
+// put appends r to the buffer if it fits in the limit.
+func (s *stream) put(r rune) bool {
+	if s.w+utf8.RuneLen(r) > s.limit {
+		return false
+	}
+	s.w += utf8.EncodeRune(s.buf[s.w:], r)
+	return true
+}
+
+// normalized returns the normalized message, which the buffer holds once normalize has returned true.
+func (s *stream) normalized() []byte {
+	return s.buf[:s.n]
+}

@@ -1,0 +1,111 @@
+package keywords
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// streamTexts are texts that stress the streaming normalizer: limits, span windows, separators, NFKD and invalid
+// UTF-8.
+var streamTexts = []string{
+	"",
+	" ",
+	"!",
+	"#",
+	"stop",
+	"  PARAR!!! ",
+	"¡Salir!",
+	"#VOLTAR",
+	"Parar.",
+	"ＳＴＯＰ",
+	"exıt",
+	"quero  parar de receber",
+	"stop" + strings.Repeat("!", 200),
+	"stop" + strings.Repeat(" ", 200),
+	"stop" + strings.Repeat(" !", 100),
+	"ＳＴＯＰ" + strings.Repeat("！", 100),
+	strings.Repeat("¡", 100) + "stop",
+	strings.Repeat("a", 64),
+	strings.Repeat("a", 65),
+	strings.Repeat("a", 61) + "é", // 64 bytes once decomposed
+	strings.Repeat("a", 62) + "é", // 65 bytes once decomposed
+	strings.Repeat("a", 63) + "€",
+	"a" + strings.Repeat("!", 70),
+	"a" + strings.Repeat("!", 70) + "b",
+	"a" + strings.Repeat(" ", 70) + "b",
+	"a" + strings.Repeat(" !", 40) + "b",
+	"a" + strings.Repeat("…", 30) + "b",
+	strings.Repeat("x", pieceSize-1) + "\u0301",
+	strings.Repeat(" ", pieceSize-1) + "é",
+	strings.Repeat(" ", pieceSize-1) + "€",
+	strings.Repeat(" ", pieceSize-2) + "€",
+	strings.Repeat(" ", pieceSize-1) + "\xe2\x82" + "stop",
+	strings.Repeat(" ", 100) + "ＳＴＯＰ",
+	strings.Repeat("!", 100) + "Não",
+	"É" + strings.Repeat("a", 2000),
+	"Não quero mais receber mensagens, obrigado! 🙏",
+	"a" + strings.Repeat("\u0301", 40),
+	"stop" + strings.Repeat("\u0301", 40),
+	"한국어",
+	"\u0345",
+	"α\u0345\u0301",
+	"T\u0308",
+	"\U000100a8\u0301",
+	"\xff",
+	"s\xfftop",
+	"stop\xe2\x82",
+	"\xe2\x82\xac",
+	"\xed\xa0\x80", // an encoded surrogate
+	"\xf5\u04ed",   // an invalid lead byte that x/text takes for a truncated rune at the end
+	"\xf0à",
+	strings.Repeat(" ", pieceSize-1) + "\xf5\u04ed",
+	"\ufffd\xff\xfe\ufffd",
+	"stop\xff\xff\xffstop",
+	"\xff\u0301\u0301",
+	strings.Repeat("x", pieceSize-1) + "\xff\u0301",
+}
+
+// assertStreamAgrees asserts that streaming text with a limit gives the same as Normalize, or gives up if and
+// only if that is longer than the limit.
+func assertStreamAgrees(t *testing.T, text string, limit int) {
+	t.Helper()
+
+	s := stream{limit: limit}
+	expected := Normalize(text)
+
+	if len(expected) > limit {
+		assert.False(t, s.normalize(text), "expected stream to give up on %+q with limit %d", text, limit)
+	} else if assert.True(t, s.normalize(text), "expected stream to complete %+q with limit %d", text, limit) {
+		assert.Equal(t, expected, string(s.normalized()), "stream mismatch for %+q with limit %d", text, limit)
+	}
+}
+
+func TestStream(t *testing.T) {
+	for _, text := range streamTexts {
+		for _, limit := range []int{0, 1, 4, 8, 63, MaxKeywordBytes} {
+			assertStreamAgrees(t, text, limit)
+		}
+	}
+}
+
+func TestEveryRune(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes a few seconds")
+	}
+
+	for r := rune(0); r <= utf8.MaxRune; r++ {
+		if !utf8.ValidRune(r) {
+			continue
+		}
+		// each rune alone, with a mark that may compose with it or be reordered around it, and between letters
+		for _, text := range []string{string(r), string(r) + "\u0301", "a" + string(r) + "b"} {
+			k := Normalize(text)
+			require.Equal(t, k, Normalize(k), "normalize not idempotent for %+q", text)
+			assertStreamAgrees(t, text, MaxKeywordBytes)
+		}
+	}
+}
