@@ -1,0 +1,139 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/nyaruka/gocommon/i18n"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/optout-dev/optout/config"
+	"github.com/optout-dev/optout/keywords"
+)
+
+func TestDefault(t *testing.T) {
+	cfg := config.Default
+
+	assert.Equal(t, "Opted Out", cfg.Group)
+	assert.Equal(t, []config.Category{config.CustomerService, config.OTP}, cfg.AllowedCategories)
+	assert.Equal(t, i18n.Language("por"), cfg.Keywords.DefaultLanguage())
+	assert.Equal(t, []i18n.Language{"por", "spa", "eng"}, cfg.Keywords.Languages())
+
+	for intent, texts := range config.DefaultReplies {
+		for lang, text := range texts {
+			actual, ok := cfg.Reply(intent, lang)
+			assert.True(t, ok)
+			assert.Equal(t, text, actual)
+		}
+	}
+	_, ok := cfg.Reply(keywords.OptOut, "fra")
+	assert.False(t, ok)
+
+	assert.True(t, cfg.Allows(config.OTP))
+	assert.False(t, cfg.Allows(config.Marketing))
+	_, ok = cfg.TemplateCategory("anything")
+	assert.False(t, ok)
+}
+
+func TestParse(t *testing.T) {
+	cfg, err := config.Parse([]byte(`{
+		"default_language": "eng",
+		"languages": ["eng", "fra"],
+		"keywords": {
+			"opt_out": {"add": {"fra": ["arrêter"], "any": ["#quit"]}, "remove": {"eng": ["exit"]}},
+			"opt_in": {"add": {"fra": ["#revenir"]}}
+		},
+		"replies": {
+			"opt_out": {"texts": {"fra": "Vous ne recevrez plus de messages."}},
+			"opt_in": {"enabled": false}
+		},
+		"group": "Não Perturbe \"VIP\"",
+		"allowed_categories": ["utility"],
+		"templates": {"order_update": "UTILITY", "promo": "marketing"}
+	}`))
+	require.NoError(t, err)
+
+	assert.Equal(t, i18n.Language("eng"), cfg.Keywords.DefaultLanguage())
+	assert.Equal(t, "Não Perturbe \"VIP\"", cfg.Group)
+	assert.Equal(t, []config.Category{config.CustomerService}, cfg.AllowedCategories)
+
+	// default words of languages the workspace doesn't speak are left out
+	assert.Equal(t, keywords.Match{Intent: keywords.None}, cfg.Keywords.Match("parar", "eng"))
+	assert.Equal(t, keywords.Match{Intent: keywords.None}, cfg.Keywords.Match("exit", "eng"))
+	assert.Equal(t, keywords.Match{Intent: keywords.OptOut, Keyword: "stop", Language: "eng"}, cfg.Keywords.Match("STOP", "eng"))
+	assert.Equal(t, keywords.Match{Intent: keywords.OptOut, Keyword: "arrêter", Language: "fra"}, cfg.Keywords.Match("Arrêter !", "eng"))
+	assert.Equal(t, keywords.Match{Intent: keywords.OptOut, Keyword: "#quit", Language: "fra"}, cfg.Keywords.Match("#quit", "fra"))
+	assert.Equal(t, keywords.Match{Intent: keywords.OptIn, Keyword: "#revenir", Language: "fra"}, cfg.Keywords.Match("#revenir", "eng"))
+
+	text, ok := cfg.Reply(keywords.OptOut, "fra")
+	assert.True(t, ok)
+	assert.Equal(t, "Vous ne recevrez plus de messages.", text)
+	text, ok = cfg.Reply(keywords.OptOut, "eng")
+	assert.True(t, ok)
+	assert.Equal(t, config.DefaultReplies[keywords.OptOut]["eng"], text)
+	_, ok = cfg.Reply(keywords.OptIn, "eng")
+	assert.False(t, ok, "disabled reply")
+
+	cat, ok := cfg.TemplateCategory("order_update")
+	assert.True(t, ok)
+	assert.Equal(t, config.CustomerService, cat)
+	cat, _ = cfg.TemplateCategory("promo")
+	assert.Equal(t, config.Marketing, cat)
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		input string
+		err   string
+	}{
+		{`{"group": 5}`, "group: must be a string, not number"},
+		{`{"grup": "x"}`, `unknown field "grup"`},
+		{`{"default_language": "fra"}`, "default_language: fra is not one of the languages [por spa eng]"},
+		{`{"default_language": "xx"}`, `default_language: "xx" is not an ISO 639-3 language code; default_language: xx is not one of the languages [por spa eng]`},
+		{`{"languages": ["por", "pt", "por"]}`, `languages[1]: "pt" is not an ISO 639-3 language code; languages[2]: por is listed twice`},
+		{`{"keywords": {"opt_out": {"add": {"eng": ["#start"]}}}}`, `keywords: keyword "#start" is configured for both opt_out and opt_in`},
+		{`{"keywords": {"opt_out": {"add": {"eng": ["  !!  "]}}}}`, `keywords: keyword "  !!  " is empty once normalized`},
+		{`{"keywords": {"opt_out": {"add": {"fra": ["arrêter"]}}}}`, "keywords.opt_out.add.fra: fra is not one of the languages [por spa eng] (or any)"},
+		{`{"keywords": {"opt_out": {"remove": {"eng": ["quit"]}}}}`, `keywords.opt_out.remove.eng: keyword "quit" is not configured for opt_out in "eng"`},
+		{`{"keywords": {"opt_outt": {"add": {"eng": ["quit"]}}}}`, "keywords.opt_outt: unknown intent (want opt_out or opt_in)"},
+		{`{"replies": {"opt_in": {"texts": {"por": "  "}}}}`, "replies.opt_in.texts.por: is empty"},
+		{`{"replies": {"opt_in": {"texts": {"deu": "Willkommen"}}}}`, "replies.opt_in.texts.deu: deu is not one of the languages [por spa eng]"},
+		{`{"languages": ["por", "fra"]}`, "replies.opt_out.texts: no text for fra: add one or disable the reply; replies.opt_in.texts: no text for fra: add one or disable the reply"},
+		{`{"replies": {"opt_in": {"enabled": "no"}}}`, "replies.enabled: must be true or false, not string"},
+		{`{"group": "   "}`, "group: is blank"},
+		{`{"allowed_categories": ["OTP", "PROMO"]}`, `allowed_categories[1]: unknown category "PROMO" (want CUST_SERVICE or UTILITY, OTP or AUTHENTICATION, MARKETING)`},
+		{`{"templates": {"welcome": ""}}`, "templates.welcome: category is empty"},
+	}
+	for _, tc := range tests {
+		_, err := config.Parse([]byte(tc.input))
+		assert.EqualError(t, err, tc.err, "input %s", tc.input)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	cfg, err := config.Load("../fixtures/config.json")
+	require.NoError(t, err)
+	assert.Equal(t, keywords.OptOut, cfg.Keywords.Match("Cancelar", "por").Intent)
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bad.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"group": ""}  {`), 0o600))
+	_, err = config.Load(path)
+	assert.EqualError(t, err, path+": unexpected data after the JSON value")
+
+	_, err = config.Load(filepath.Join(dir, "missing.json"))
+	assert.ErrorContains(t, err, "no such file or directory")
+}
+
+func TestParseCategory(t *testing.T) {
+	for in, want := range map[string]config.Category{
+		"CUST_SERVICE": config.CustomerService, "utility": config.CustomerService, " OTP ": config.OTP,
+		"Authentication": config.OTP, "MARKETING": config.Marketing,
+	} {
+		got, err := config.ParseCategory(in)
+		assert.NoError(t, err)
+		assert.Equal(t, want, got, in)
+	}
+}
