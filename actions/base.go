@@ -1,0 +1,183 @@
+// Package actions holds the plugin's goflow action types: opt_out and opt_in. Flow designers drop them into any
+// messaging flow; the plugin's system flow runs them when the interceptor catches a keyword.
+package actions
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/nyaruka/gocommon/dates"
+	"github.com/nyaruka/gocommon/i18n"
+	"github.com/nyaruka/gocommon/urns"
+	"github.com/nyaruka/gocommon/uuids"
+	"github.com/nyaruka/goflow/assets"
+	"github.com/nyaruka/goflow/excellent/types"
+	"github.com/nyaruka/goflow/flows"
+	"github.com/nyaruka/goflow/flows/events"
+	"github.com/nyaruka/goflow/flows/modifiers"
+
+	"github.com/optout-dev/optout/config"
+	"github.com/optout-dev/optout/consent"
+	"github.com/optout-dev/optout/keywords"
+)
+
+var registeredTypes = map[string]func() flows.Action{}
+
+func registerType(name string, initFunc func() flows.Action) {
+	registeredTypes[name] = initFunc
+}
+
+// RegisteredTypes returns the plugin's action types by name, for registering with goflow.
+func RegisteredTypes() map[string]func() flows.Action {
+	return registeredTypes
+}
+
+// The fields the actions write, as dependencies for inspection and import.
+var (
+	statusFieldRef    = assets.NewFieldReference(consent.StatusField, "Opt-Out Status")
+	changedOnFieldRef = assets.NewFieldReference(consent.ChangedOnField, "Opt-Out Changed On")
+)
+
+// consentChange is what opt_out and opt_in share: the same change in opposite directions. goflow's own base action
+// is unexported, so the flows.Action methods are implemented here.
+type consentChange struct {
+	Type_ string           `json:"type" validate:"required"`
+	UUID_ flows.ActionUUID `json:"uuid" validate:"required,uuid"`
+}
+
+func (a *consentChange) Type() string                 { return a.Type_ }
+func (a *consentChange) UUID() flows.ActionUUID       { return a.UUID_ }
+func (a *consentChange) LocalizationUUID() uuids.UUID { return uuids.UUID(a.UUID_) }
+func (a *consentChange) Validate() error              { return nil }
+func (a *consentChange) AllowedFlowTypes() []flows.FlowType {
+	// a reply needs a conversation, so not background or voice flows
+	return []flows.FlowType{flows.FlowTypeMessaging, flows.FlowTypeMessagingOffline}
+}
+
+func (a *consentChange) Inspect(dependency func(assets.Reference), local func(string), result func(*flows.ResultInfo)) {
+	dependency(statusFieldRef)
+	dependency(changedOnFieldRef)
+}
+
+// execute moves the contact to the status of the intent. The state changes go through goflow modifiers so that a
+// host persists them like any other change; the consent event is logged only when the status really changes, so
+// that repeating a keyword notifies nobody. The reply is sent either way: the contact asked and gets an answer.
+func (a *consentChange) execute(ctx context.Context, run flows.Run, intent keywords.Intent, log flows.EventLogger) error {
+	sa := run.Session().Assets()
+	env := run.Session().MergedEnvironment()
+	cfg := config.For(sa)
+	contact := run.Contact()
+	keyword, lang := matchInput(run, cfg.Keywords, intent)
+
+	previous := consent.StatusOf(sa, contact)
+	target := consent.StatusFor(intent)
+
+	if previous != target {
+		if err := a.setField(ctx, run, statusFieldRef, string(target), log); err != nil {
+			return err
+		}
+		if err := a.setField(ctx, run, changedOnFieldRef, dates.Now().UTC().Format(timeLayout), log); err != nil {
+			return err
+		}
+	}
+
+	// membership is applied even when the status didn't change, to repair a contact whose group was edited by hand
+	if group := sa.Groups().FindByName(cfg.Group); group != nil {
+		modification := modifiers.GroupsAdd
+		if target != consent.OptedOut {
+			modification = modifiers.GroupsRemove
+		}
+		if _, err := modifiers.Apply(ctx, run.Session().Engine(), env, sa, contact, modifiers.NewGroups([]*flows.Group{group}, modification), log); err != nil {
+			return err
+		}
+	} else {
+		log(events.NewError(fmt.Sprintf("No such group with name '%s'", cfg.Group), events.ErrorCodeDependencyMissing))
+	}
+
+	if previous != target {
+		var msgUUID flows.InputUUID
+		var channel *assets.ChannelReference
+		if input := run.Session().Input(); input != nil {
+			msgUUID = input.UUID()
+			if input.Channel() != nil {
+				channel = input.Channel().Reference()
+			}
+		}
+		log(consent.NewChanged(intent, previous, keyword, lang, msgUUID, channel))
+	}
+
+	if text, ok := cfg.Reply(intent, lang); ok {
+		return sendReply(ctx, run, text, lang, log)
+	}
+	return nil
+}
+
+// timeLayout is how the changed-on field is written: goflow parses ISO 8601 datetimes whatever the workspace's date
+// format.
+const timeLayout = "2006-01-02T15:04:05.000000Z07:00"
+
+func (a *consentChange) setField(ctx context.Context, run flows.Run, ref *assets.FieldReference, value string, log flows.EventLogger) error {
+	s := run.Session()
+	field := s.Assets().Fields().Get(ref.Key)
+	if field == nil {
+		log(events.NewDependencyError(ref))
+		return nil
+	}
+	_, err := modifiers.Apply(ctx, s.Engine(), s.MergedEnvironment(), s.Assets(), run.Contact(), modifiers.NewField(field, value), log)
+	return err
+}
+
+// matchInput finds the keyword the contact said and the language to answer in. The action may also follow a
+// button or any other input that is not a keyword of its intent: then there is no keyword, and the answer is in the
+// contact's language when the workspace speaks it, else in the workspace's default language.
+func matchInput(run flows.Run, catalog *keywords.Catalog, intent keywords.Intent) (string, i18n.Language) {
+	contactLang := run.Contact().Language()
+
+	if input := run.Session().Input(); input != nil {
+		if text, ok := input.Context(run.Session().MergedEnvironment())["text"].(*types.XText); ok {
+			if m := catalog.Match(text.Native(), contactLang); m.Intent == intent {
+				return m.Keyword, m.Language
+			}
+		}
+	}
+
+	if slices.Contains(catalog.Languages(), contactLang) {
+		return "", contactLang
+	}
+	return "", catalog.DefaultLanguage()
+}
+
+// sendReply creates the reply as goflow's send_msg action would, so that hosts deliver it like any flow message:
+// one message per route of the contact, or one without a route for the host to deal with.
+func sendReply(ctx context.Context, run flows.Run, text string, lang i18n.Language, log flows.EventLogger) error {
+	s := run.Session()
+	contact := run.Contact()
+	content := &flows.MsgContent{Text: text}
+
+	var unsendable flows.UnsendableReason
+	switch contact.Status() {
+	case flows.ContactStatusBlocked:
+		unsendable = flows.UnsendableReasonContactBlocked
+	case flows.ContactStatusStopped:
+		unsendable = flows.UnsendableReasonContactStopped
+	case flows.ContactStatusArchived:
+		unsendable = flows.UnsendableReasonContactArchived
+	default:
+		var err error
+		if unsendable, err = s.Engine().Options().CheckSendable(ctx, s.Assets(), contact, content); err != nil {
+			return fmt.Errorf("error checking if message is sendable: %w", err)
+		}
+	}
+
+	locale := i18n.NewLocale(lang, s.MergedEnvironment().DefaultCountry())
+	routes := contact.ResolveRoutes(false)
+	for _, route := range routes {
+		channel := assets.NewChannelReference(route.Channel.UUID(), route.Channel.Name())
+		log(events.NewMsgCreated(flows.NewMsgOut(route.URN, channel, content, nil, locale, unsendable), "", ""))
+	}
+	if len(routes) == 0 {
+		log(events.NewMsgCreated(flows.NewMsgOut(urns.NilURN, nil, content, nil, locale, flows.UnsendableReasonNoRoute), "", ""))
+	}
+	return nil
+}
