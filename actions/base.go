@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/nyaruka/gocommon/dates"
 	"github.com/nyaruka/gocommon/i18n"
 	"github.com/nyaruka/gocommon/urns"
 	"github.com/nyaruka/gocommon/uuids"
@@ -15,7 +14,6 @@ import (
 	"github.com/nyaruka/goflow/excellent/types"
 	"github.com/nyaruka/goflow/flows"
 	"github.com/nyaruka/goflow/flows/events"
-	"github.com/nyaruka/goflow/flows/modifiers"
 
 	"github.com/optout-dev/optout/config"
 	"github.com/optout-dev/optout/consent"
@@ -32,12 +30,6 @@ func registerType(name string, initFunc func() flows.Action) {
 func RegisteredTypes() map[string]func() flows.Action {
 	return registeredTypes
 }
-
-// The fields the actions write, as dependencies for inspection and import.
-var (
-	statusFieldRef    = assets.NewFieldReference(consent.StatusField, "Opt-Out Status")
-	changedOnFieldRef = assets.NewFieldReference(consent.ChangedOnField, "Opt-Out Changed On")
-)
 
 // consentChange is what opt_out and opt_in share: the same change in opposite directions. goflow's own base action
 // is unexported, so the flows.Action methods are implemented here.
@@ -56,49 +48,28 @@ func (a *consentChange) AllowedFlowTypes() []flows.FlowType {
 }
 
 func (a *consentChange) Inspect(dependency func(assets.Reference), local func(string), result func(*flows.ResultInfo)) {
-	dependency(statusFieldRef)
-	dependency(changedOnFieldRef)
+	dependency(consent.StatusFieldRef)
+	dependency(consent.ChangedOnFieldRef)
 }
 
-// execute moves the contact to the status of the intent. The state changes go through goflow modifiers so that a
-// host persists them like any other change; the consent event is logged only when the status really changes, so
-// that repeating a keyword notifies nobody. The reply is sent either way: the contact asked and gets an answer.
+// execute moves the contact to the status of the intent. The consent event is logged only when the status really
+// changes, so that repeating a keyword notifies nobody; the reply is sent either way: the contact asked and gets an
+// answer.
 func (a *consentChange) execute(ctx context.Context, run flows.Run, intent keywords.Intent, log flows.EventLogger) error {
-	sa := run.Session().Assets()
-	env := run.Session().MergedEnvironment()
-	cfg := config.For(sa)
-	contact := run.Contact()
+	s := run.Session()
+	cfg := config.For(s.Assets())
 	keyword, lang := matchInput(run, cfg.Keywords, intent)
-
-	previous := consent.StatusOf(sa, contact)
 	target := consent.StatusFor(intent)
 
-	if previous != target {
-		if err := a.setField(ctx, run, statusFieldRef, string(target), log); err != nil {
-			return err
-		}
-		if err := a.setField(ctx, run, changedOnFieldRef, dates.Now().UTC().Format(timeLayout), log); err != nil {
-			return err
-		}
-	}
-
-	// membership is applied even when the status didn't change, to repair a contact whose group was edited by hand
-	if group := sa.Groups().FindByName(cfg.Group); group != nil {
-		modification := modifiers.GroupsAdd
-		if target != consent.OptedOut {
-			modification = modifiers.GroupsRemove
-		}
-		if _, err := modifiers.Apply(ctx, run.Session().Engine(), env, sa, contact, modifiers.NewGroups([]*flows.Group{group}, modification), log); err != nil {
-			return err
-		}
-	} else {
-		log(events.NewError(fmt.Sprintf("No such group with name '%s'", cfg.Group), events.ErrorCodeDependencyMissing))
+	previous, err := consent.Apply(ctx, s.Engine(), s.MergedEnvironment(), s.Assets(), run.Contact(), target, log)
+	if err != nil {
+		return err
 	}
 
 	if previous != target {
 		var msgUUID flows.InputUUID
 		var channel *assets.ChannelReference
-		if input := run.Session().Input(); input != nil {
+		if input := s.Input(); input != nil {
 			msgUUID = input.UUID()
 			if input.Channel() != nil {
 				channel = input.Channel().Reference()
@@ -111,21 +82,6 @@ func (a *consentChange) execute(ctx context.Context, run flows.Run, intent keywo
 		return sendReply(ctx, run, text, lang, log)
 	}
 	return nil
-}
-
-// timeLayout is how the changed-on field is written: goflow parses ISO 8601 datetimes whatever the workspace's date
-// format.
-const timeLayout = "2006-01-02T15:04:05.000000Z07:00"
-
-func (a *consentChange) setField(ctx context.Context, run flows.Run, ref *assets.FieldReference, value string, log flows.EventLogger) error {
-	s := run.Session()
-	field := s.Assets().Fields().Get(ref.Key)
-	if field == nil {
-		log(events.NewDependencyError(ref))
-		return nil
-	}
-	_, err := modifiers.Apply(ctx, s.Engine(), s.MergedEnvironment(), s.Assets(), run.Contact(), modifiers.NewField(field, value), log)
-	return err
 }
 
 // matchInput finds the keyword the contact said and the language to answer in. The action may also follow a
