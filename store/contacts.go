@@ -1,0 +1,136 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/nyaruka/gocommon/urns"
+	"github.com/nyaruka/goflow/assets"
+	"github.com/nyaruka/goflow/flows"
+
+	"github.com/optout-dev/optout/consent"
+)
+
+// contactColumns are the columns a Contact is read from, c being the contacts table. Its groups come in the same row,
+// aggregated by a subquery on contact_groups' primary key, so that reading a page of contacts is one query.
+const contactColumns = `c.id, c.uuid, c.urn, c.name, c.language, c.opt_status, c.opt_changed_on, c.last_inbound_on, c.data, c.created_on,
+       (SELECT string_agg(g.group_uuid, ',' ORDER BY g.group_uuid) FROM contact_groups g WHERE g.contact_id = c.id)`
+
+// scanContact reads a contact from contactColumns. Its groups are sorted by UUID.
+func scanContact(row rowScanner) (*Contact, error) {
+	c := &Contact{}
+	err := row.Scan(
+		&c.ID, &c.UUID, &c.URN, &c.Name, &c.Language, &c.OptStatus, scanTime(&c.OptChangedOn), scanTime(&c.LastInboundOn),
+		scanJSON(&c.Data), scanTime(&c.CreatedOn), scanStrings(&c.Groups),
+	)
+	return c, err
+}
+
+const sqlSelectContactByURN = `SELECT ` + contactColumns + ` FROM contacts c WHERE c.workspace = $1 AND c.urn = $2`
+
+func (s *store) ContactByURN(ctx context.Context, workspace string, urn urns.URN) (*Contact, error) {
+	c, err := scanContact(s.db.QueryRowContext(ctx, sqlSelectContactByURN, workspace, urn))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("contact %s: %w", urn, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading contact %s: %w", urn, err)
+	}
+	return c, nil
+}
+
+const sqlSelectContactsByURN = `SELECT ` + contactColumns + ` FROM contacts c WHERE c.workspace = $1 AND c.urn %s ORDER BY c.id`
+
+// ContactsByURN returns the contacts by ID.
+func (s *store) ContactsByURN(ctx context.Context, workspace string, list []urns.URN) ([]*Contact, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	query := fmt.Sprintf(sqlSelectContactsByURN, s.dialect.in("$2"))
+	contacts, err := queryRows(ctx, s.db, scanContact, query, workspace, listOf(s.dialect, list))
+	if err != nil {
+		return nil, fmt.Errorf("reading contacts by URN: %w", err)
+	}
+	return contacts, nil
+}
+
+const sqlSelectGroupContacts = `
+  SELECT ` + contactColumns + `
+    FROM contact_groups m
+    JOIN contacts c ON c.id = m.contact_id
+   WHERE m.workspace = $1 AND m.group_uuid = $2 AND m.contact_id > $3
+ORDER BY m.contact_id
+   LIMIT $4`
+
+func (s *store) GroupContacts(ctx context.Context, workspace string, group assets.GroupUUID, after int64, limit int) ([]*Contact, error) {
+	contacts, err := queryRows(ctx, s.db, scanContact, sqlSelectGroupContacts, workspace, group, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("reading contacts of group %s: %w", group, err)
+	}
+	return contacts, nil
+}
+
+const sqlSelectOptedOut = `
+  SELECT ` + contactColumns + `
+    FROM contacts c
+   WHERE c.workspace = $1 AND c.opt_status = $2 AND c.id > $3
+ORDER BY c.id
+   LIMIT $4`
+
+func (s *store) OptedOut(ctx context.Context, workspace string, after int64, limit int) ([]*Contact, error) {
+	contacts, err := queryRows(ctx, s.db, scanContact, sqlSelectOptedOut, workspace, consent.OptedOut, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("reading opted-out contacts: %w", err)
+	}
+	return contacts, nil
+}
+
+const sqlSelectSession = `SELECT uuid, contact_uuid, data, expires_on FROM sessions WHERE workspace = $1 AND contact_uuid = $2`
+
+func (s *store) WaitingSession(ctx context.Context, workspace string, contact flows.ContactUUID) (*Session, error) {
+	ss := &Session{}
+	err := s.db.QueryRowContext(ctx, sqlSelectSession, workspace, contact).Scan(&ss.UUID, &ss.ContactUUID, scanJSON(&ss.Data), scanTime(&ss.ExpiresOn))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("session of contact %s: %w", contact, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading session of contact %s: %w", contact, err)
+	}
+	return ss, nil
+}
+
+const sqlSelectProcessedMessage = `SELECT response FROM processed_messages WHERE workspace = $1 AND msg_uuid = $2`
+
+func (s *store) ProcessedMessage(ctx context.Context, workspace string, msg flows.InputUUID) (json.RawMessage, error) {
+	var response json.RawMessage
+	err := s.db.QueryRowContext(ctx, sqlSelectProcessedMessage, workspace, msg).Scan(scanJSON(&response))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("message %s: %w", msg, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading message %s: %w", msg, err)
+	}
+	return response, nil
+}
+
+const sqlSelectCampaignFired = `SELECT contact_uuid FROM campaign_fires WHERE workspace = $1 AND event_uuid = $2 AND contact_uuid %s`
+
+// CampaignFired returns a map with an entry only for the contacts it fired for.
+func (s *store) CampaignFired(ctx context.Context, workspace string, event assets.CampaignPointUUID, contacts []flows.ContactUUID) (map[flows.ContactUUID]bool, error) {
+	fired := make(map[flows.ContactUUID]bool)
+	if len(contacts) == 0 {
+		return fired, nil
+	}
+	query := fmt.Sprintf(sqlSelectCampaignFired, s.dialect.in("$3"))
+	uuids, err := queryRows(ctx, s.db, scanString, query, workspace, event, listOf(s.dialect, contacts))
+	if err != nil {
+		return nil, fmt.Errorf("reading fires of campaign event %s: %w", event, err)
+	}
+	for _, uuid := range uuids {
+		fired[flows.ContactUUID(uuid)] = true
+	}
+	return fired, nil
+}

@@ -1,0 +1,136 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// dialect is what differs between the two databases the store runs on. Everything else, every query included, is the
+// same SQL text for both, written in what they share: $1 placeholders, ON CONFLICT and RETURNING.
+type dialect struct {
+	name   string
+	driver string
+
+	// migrations are the versions of the schema, in order: migrations[0] is version 1.
+	migrations []string
+
+	// lockMigrations starts the transaction that migrates, to keep instances that start at once from migrating at
+	// once; empty where beginning a write transaction already excludes every other writer.
+	lockMigrations string
+
+	// maxParams is how many parameters one statement takes, which sizes multi-row inserts, and bulkParam the
+	// placeholder of their nth parameter.
+	maxParams int
+	bulkParam func(n int) string
+
+	// skipLocked ends the query that picks webhook events to claim, so that concurrent claimers pass over the rows
+	// another is claiming rather than wait for them and claim them again.
+	skipLocked string
+
+	// inList is the condition that a value is one of a list passed as the one parameter %s, made by list: a query
+	// then has the same text and the same single parameter however long the list is.
+	inList string
+	list   func(values []string) any
+
+	// lockContact and unlockContact take and release a contact's lock, keyed by $1, on a connection of its own, so
+	// that other processes see it; empty where one process owns the database and an in-process lock is enough.
+	lockContact, unlockContact string
+
+	// unavailable tells whether an error of the dialect's driver means the database can't be reached for now.
+	unavailable func(error) bool
+}
+
+var postgresDialect = &dialect{
+	name:       "postgres",
+	driver:     "postgres",
+	migrations: postgresMigrations,
+
+	// a transaction-level advisory lock is released by the commit that ends the migrations, and keying it by schema
+	// lets databases in different schemas of one server migrate independently
+	lockMigrations: `SELECT pg_advisory_xact_lock(hashtextextended('optout migrations ' || current_schema(), 0))`,
+
+	maxParams:  65535,
+	bulkParam:  func(n int) string { return "$" + strconv.Itoa(n) },
+	skipLocked: ` FOR UPDATE OF e SKIP LOCKED`,
+	inList:     `= ANY(%s)`,
+	list:       func(values []string) any { return pq.Array(values) },
+
+	// advisory locks are the database's, so keying them by schema keeps stores in different schemas apart
+	lockContact:   `SELECT pg_advisory_lock(hashtextextended(current_schema() || ' ' || $1, 0))`,
+	unlockContact: `SELECT pg_advisory_unlock(hashtextextended(current_schema() || ' ' || $1, 0))`,
+
+	unavailable: func(err error) bool {
+		pqErr := pq.As(err)
+		if pqErr == nil {
+			return false
+		}
+		// lib/pq reports a query cancelled as its context's deadline passed as query_canceled, where the SQLite driver
+		// returns the context's error
+		switch pqErr.Code {
+		case pqerror.AdminShutdown, pqerror.CrashShutdown, pqerror.CannotConnectNow, pqerror.TooManyConnections,
+			pqerror.QueryCanceled:
+			return true
+		}
+		return pqErr.Code.Class() == pqerror.ClassConnectionException
+	},
+}
+
+var sqliteDialect = &dialect{
+	name:       "sqlite",
+	driver:     "sqlite",
+	migrations: sqliteMigrations,
+
+	// migrations run in an immediate transaction, which holds the database's write lock from its start
+	lockMigrations: "",
+
+	// SQLITE_MAX_VARIABLE_NUMBER, as modernc.org/sqlite builds it; and anonymous placeholders, since SQLite looks
+	// numbered ones up in a list, by name when it prepares a statement and by number when the driver binds it, which
+	// is quadratic in their number: committing a hundred thousand contacts took 110 s with $n, and 2.5 s with ?
+	maxParams: 32766,
+	bulkParam: func(int) string { return "?" },
+
+	// writers are serialized, so one claim can't see rows that another is claiming
+	skipLocked: "",
+
+	// json_each rather than an IN list of placeholders: the query has one text and one parameter for every size of
+	// list, so a batch is never split to fit the limit on parameters, nor slowed by the lookup of numbered ones
+	inList: `IN (SELECT value FROM json_each(%s))`,
+	list: func(values []string) any {
+		list, _ := json.Marshal(values) // strings always marshal
+		return string(list)
+	},
+
+	unavailable: func(err error) bool {
+		var sqliteErr *sqlite.Error
+		if !errors.As(err, &sqliteErr) {
+			return false
+		}
+		// "database is locked" when the busy timeout passed waiting for another connection's write lock
+		switch sqliteErr.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return true
+		}
+		return false
+	},
+}
+
+// in is the condition that a value is one of the list passed as the parameter param, which listOf makes.
+func (d *dialect) in(param string) string {
+	return fmt.Sprintf(d.inList, param)
+}
+
+// listOf is a list of strings as the dialect passes it in one parameter.
+func listOf[T ~string](d *dialect, items []T) any {
+	values := make([]string, len(items))
+	for i, item := range items {
+		values[i] = string(item)
+	}
+	return d.list(values)
+}

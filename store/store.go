@@ -1,0 +1,341 @@
+// Package store is the service's data layer: workspaces and the assets they imported, contacts, the goflow sessions
+// waiting for a contact's reply, the consent audit log, the webhook outbox and its delivery log, broadcasts and the
+// outbox of messages to send. Every SQL statement of the service is in this package. It runs on an embedded SQLite
+// database in a local directory by default, and on PostgreSQL for teams that run several instances.
+package store
+
+import (
+	"context"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nyaruka/gocommon/i18n"
+	"github.com/nyaruka/gocommon/urns"
+	"github.com/nyaruka/goflow/assets"
+	"github.com/nyaruka/goflow/flows"
+
+	"github.com/optout-dev/optout/consent"
+	"github.com/optout-dev/optout/export"
+)
+
+// Errors that callers act on. Any other error is the store failing; IsUnavailable tells whether it is because the
+// database can't be reached, which the API answers with 503 so that clients retry.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("already exists")
+)
+
+// IsUnavailable tells whether err means that the database can't be reached for now: it refuses or drops connections,
+// is shutting down or restarting, is too busy to take a connection or, on SQLite, its write lock stayed taken past the
+// busy timeout. A deadline that passed while waiting for it counts, and so does using a store that was closed, as one
+// is on shutdown.
+func IsUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var netErr net.Error
+	switch {
+	case errors.As(err, &netErr),
+		errors.Is(err, driver.ErrBadConn),
+		errors.Is(err, io.EOF),
+		errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EPIPE),
+		errors.Is(err, context.DeadlineExceeded),
+		strings.Contains(err.Error(), "sql: database is closed"): // database/sql doesn't export it
+		return true
+	}
+	return postgresDialect.unavailable(err) || sqliteDialect.unavailable(err)
+}
+
+// Store is the data layer. Its methods are safe for concurrent use; each one is a transaction of its own.
+type Store interface {
+	// Close releases the store's connections.
+	Close() error
+
+	// Ping checks that the database answers, for the health check.
+	Ping(ctx context.Context) error
+
+	// PutWorkspace creates the workspace or updates it, bumping its version either way, and creates the groups named
+	// in groups that the workspace doesn't have yet (with new UUIDs), all in one transaction. It returns whether the
+	// workspace was created, and sets ws's Version, CreatedOn and UpdatedOn to what it wrote.
+	PutWorkspace(ctx context.Context, ws *Workspace, groups []string) (bool, error)
+	// GetWorkspace returns the workspace, or ErrNotFound.
+	GetWorkspace(ctx context.Context, id string) (*Workspace, error)
+	// ListWorkspaces returns the IDs of all workspaces, sorted.
+	ListWorkspaces(ctx context.Context) ([]string, error)
+	// WorkspaceByToken returns the ID of the workspace whose TokenHash is tokenHash, or ErrNotFound, so that the API
+	// can tell a token of another workspace from a token that is nobody's.
+	WorkspaceByToken(ctx context.Context, tokenHash string) (string, error)
+
+	// Import adds the export's flows, fields, groups, triggers and campaigns to the workspace's assets, replacing those
+	// with the same key (UUID for flows, groups and campaigns, key for fields, TriggerKey for triggers), and bumps the
+	// workspace's version, in one transaction.
+	Import(ctx context.Context, workspace string, exp *export.Export) error
+	// Assets returns everything the workspace imported, as one export, in the order it was first imported.
+	Assets(ctx context.Context, workspace string) (*export.Export, error)
+
+	// ContactByURN returns the contact with the URN, or ErrNotFound.
+	ContactByURN(ctx context.Context, workspace string, urn urns.URN) (*Contact, error)
+	// ContactsByURN returns the contacts with the URNs that exist, in one query. It is how a broadcast to a list of
+	// URNs reads a batch of recipients.
+	ContactsByURN(ctx context.Context, workspace string, urns []urns.URN) ([]*Contact, error)
+	// GroupContacts returns the members of the group with an ID greater than after, by ID, at most limit of them. It is
+	// how broadcasts and campaigns stream a group in batches.
+	GroupContacts(ctx context.Context, workspace string, group assets.GroupUUID, after int64, limit int) ([]*Contact, error)
+	// OptedOut returns the opted-out contacts with an ID greater than after, by ID, at most limit of them.
+	OptedOut(ctx context.Context, workspace string, after int64, limit int) ([]*Contact, error)
+
+	// WaitingSession returns the contact's session that waits for its reply, or ErrNotFound.
+	WaitingSession(ctx context.Context, workspace string, contact flows.ContactUUID) (*Session, error)
+
+	// ProcessedMessage returns the answer given to the message with the UUID, or ErrNotFound if it wasn't processed.
+	ProcessedMessage(ctx context.Context, workspace string, msg flows.InputUUID) (json.RawMessage, error)
+
+	// Commit writes a change in one transaction. A change for a message that was already processed, or for a
+	// campaign event that already fired for the contact, writes nothing and returns ErrConflict. Everything is written
+	// in the change's workspace; the IDs and sequence numbers the database assigns aren't set on the change.
+	Commit(ctx context.Context, c *Change) error
+
+	// ConsentEvents returns the workspace's audit log with IDs greater than after, oldest first, at most limit of
+	// them, only those of the contact with the URN if urn isn't empty.
+	ConsentEvents(ctx context.Context, workspace string, urn urns.URN, after int64, limit int) ([]*ConsentEvent, error)
+
+	// ClaimWebhooks leases up to limit webhook events that are due at now, for lease, so that no other worker takes
+	// them meanwhile. Events of one contact are delivered in order, so only the oldest undelivered event of each
+	// contact is ever claimed.
+	ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*WebhookEvent, error)
+	// RecordAttempt adds the attempt to the delivery log and updates its event: delivered, failed for good, or due
+	// again at next, and releases the event's lease.
+	RecordAttempt(ctx context.Context, attempt *WebhookAttempt, outcome WebhookStatus, next time.Time) error
+	// WebhookEvent returns the event with its attempts, oldest first, or ErrNotFound.
+	WebhookEvent(ctx context.Context, workspace string, id string) (*WebhookEvent, []*WebhookAttempt, error)
+	// WebhookEvents returns the workspace's webhook events with sequence numbers greater than after, oldest first,
+	// at most limit of them, only those with the status if it isn't empty.
+	WebhookEvents(ctx context.Context, workspace string, status WebhookStatus, after int64, limit int) ([]*WebhookEvent, error)
+	// OldestPendingWebhook returns when the oldest event still to be delivered was created, or the zero time.
+	OldestPendingWebhook(ctx context.Context) (time.Time, error)
+
+	// CreateBroadcast records a broadcast before its recipients are decided.
+	CreateBroadcast(ctx context.Context, b *Broadcast) error
+	// AddBroadcastBatch records the decisions for a batch of recipients and queues the messages to send, and adds
+	// the batch's counts to the broadcast's, in one transaction. It numbers the recipients after those of earlier
+	// batches, setting their Seq, or returns ErrNotFound if there's no such broadcast.
+	AddBroadcastBatch(ctx context.Context, broadcast string, recipients []*BroadcastRecipient, msgs []*OutgoingMsg) error
+	// FinishBroadcast records that all of the broadcast's recipients were decided.
+	FinishBroadcast(ctx context.Context, broadcast string, finishedOn time.Time) error
+	// GetBroadcast returns the broadcast, or ErrNotFound.
+	GetBroadcast(ctx context.Context, workspace string, id string) (*Broadcast, error)
+	// BroadcastRecipients returns the broadcast's recipients with sequence numbers greater than after, in order, at
+	// most limit of them.
+	BroadcastRecipients(ctx context.Context, broadcast string, after int64, limit int) ([]*BroadcastRecipient, error)
+
+	// Outbox returns the workspace's queued messages with IDs greater than after, oldest first, at most limit.
+	Outbox(ctx context.Context, workspace string, after int64, limit int) ([]*OutgoingMsg, error)
+
+	// CampaignFired returns which of the contacts the campaign event has already fired for.
+	CampaignFired(ctx context.Context, workspace string, event assets.CampaignPointUUID, contacts []flows.ContactUUID) (map[flows.ContactUUID]bool, error)
+
+	// LockContact takes a lock on the contact with the URN that excludes every other holder of it, in this process and,
+	// on PostgreSQL, in every process on the same database, until unlock is called. It waits until ctx is done.
+	// It is the lock of last resort, for when Redis is not there.
+	LockContact(ctx context.Context, workspace string, urn urns.URN) (unlock func(), err error)
+}
+
+// Workspace is a tenant of the service: a business with its own configuration, assets and contacts.
+type Workspace struct {
+	ID            string          // as in the API's URLs
+	Name          string          // sent to the webhook as the client's name
+	Config        json.RawMessage // the config.Document as the API received it
+	WebhookURL    string
+	WebhookSecret string
+	TokenHash     string // hex SHA-256 of the workspace's API token, empty when it has none
+	Version       int64  // bumped by every change to the workspace or its assets, so instances know to reload
+	CreatedOn     time.Time
+	UpdatedOn     time.Time
+}
+
+// TriggerKey identifies a trigger among a workspace's triggers: importing a trigger with the same key replaces
+// the older one, as RapidPro archives an older trigger for the same keywords.
+func TriggerKey(t *export.Trigger) string {
+	key := string(t.Type) + ":" + string(t.MatchType)
+	for _, k := range t.Keywords {
+		key += ":" + k
+	}
+	for _, g := range t.Groups {
+		key += ":+" + string(g.UUID)
+	}
+	for _, g := range t.ExcludeGroups {
+		key += ":-" + string(g.UUID)
+	}
+	if t.Channel != nil {
+		key += ":@" + string(t.Channel.UUID)
+	}
+	return key
+}
+
+// Contact is a contact as stored: goflow's JSON of it, with what queries need alongside.
+type Contact struct {
+	ID            int64 // assigned by the store; orders contacts for paging
+	UUID          flows.ContactUUID
+	URN           urns.URN // the URN it is known by, normalized and without a channel
+	Name          string
+	Language      i18n.Language
+	OptStatus     consent.Status
+	OptChangedOn  time.Time          // zero when the status was never set
+	LastInboundOn time.Time          // zero when it never wrote
+	Groups        []assets.GroupUUID // read back sorted
+	Data          json.RawMessage    // flows.Contact's JSON
+	CreatedOn     time.Time
+}
+
+// Session is a goflow session waiting for a contact's reply.
+type Session struct {
+	UUID        flows.SessionUUID
+	ContactUUID flows.ContactUUID
+	Data        json.RawMessage // flows.Session's JSON
+	ExpiresOn   time.Time       // when the wait expires; zero when it doesn't
+}
+
+// Change is what handling one message, campaign event or API call changes. Commit writes all of it or none of it,
+// which is what makes an acknowledged opt-out impossible to lose.
+type Change struct {
+	Workspace string
+
+	// Message, when set, records the message as processed with its answer, which is replayed for the same UUID.
+	Message *ProcessedMessage
+
+	// CampaignFire, when set, records that a campaign event fired for a contact, so that it never fires twice.
+	CampaignFire *CampaignFire
+
+	// Contacts are created or updated, by UUID; ID and CreatedOn are ignored.
+	Contacts []*Contact
+
+	// Session, when set, becomes the contact's waiting session, replacing any other. EndSession removes the waiting
+	// session of the contact with that UUID, when Session is not for it.
+	Session    *Session
+	EndSession flows.ContactUUID
+
+	Consent  []*ConsentEvent
+	Webhooks []*WebhookEvent
+	Outbox   []*OutgoingMsg
+}
+
+// ProcessedMessage is an incoming message that was handled, with the answer it got.
+type ProcessedMessage struct {
+	UUID     flows.InputUUID
+	Response json.RawMessage
+}
+
+// CampaignFire is a campaign event that fired for a contact.
+type CampaignFire struct {
+	Event       assets.CampaignPointUUID
+	ContactUUID flows.ContactUUID
+	Decision    string // send, or skip
+	Reason      string // why it was skipped
+	FiredOn     time.Time
+}
+
+// Source is what made a consent change.
+type Source string
+
+// The sources of consent changes.
+const (
+	SourceKeyword Source = "keyword" // the interceptor caught a keyword
+	SourceFlow    Source = "flow"    // a flow changed it, with the plugin's actions or by setting the field
+	SourceAPI     Source = "api"     // the consent endpoint of the API
+	SourceImport  Source = "import"  // import-optouts
+)
+
+// ConsentEvent is a row of the consent audit log.
+type ConsentEvent struct {
+	ID          int64 // assigned by the store
+	ContactUUID flows.ContactUUID
+	URN         urns.URN
+	Before      consent.Status
+	After       consent.Status
+	Keyword     string
+	Language    i18n.Language
+	MsgUUID     flows.InputUUID
+	Channel     assets.ChannelUUID
+	Source      Source
+	OccurredOn  time.Time
+}
+
+// WebhookStatus is where a webhook event is in its delivery.
+type WebhookStatus string
+
+// The statuses of a webhook event.
+const (
+	WebhookPending   WebhookStatus = "pending"
+	WebhookDelivered WebhookStatus = "delivered"
+	WebhookFailed    WebhookStatus = "failed" // given up on after retrying for the whole retry period
+)
+
+// WebhookEvent is a notification for the business, written with the change it notifies of and delivered later.
+type WebhookEvent struct {
+	ID          string // a UUID, sent as X-Optout-Event-Id on every attempt
+	Seq         int64  // assigned by the store; orders events
+	Workspace   string
+	ContactUUID flows.ContactUUID
+	Body        json.RawMessage // exactly what is posted and signed
+	Status      WebhookStatus
+	Attempts    int
+	NextAttempt time.Time
+	CreatedOn   time.Time
+	DeliveredOn time.Time // zero until delivered
+	LastError   string
+}
+
+// WebhookAttempt is one try at delivering a webhook event: a row of the delivery log.
+type WebhookAttempt struct {
+	EventID    string
+	Number     int // 1 for the first attempt
+	StartedOn  time.Time
+	Duration   time.Duration
+	StatusCode int    // 0 when no response came
+	Error      string // empty for a 2xx response
+}
+
+// Broadcast is a message sent to many contacts at once, with its counts so far.
+type Broadcast struct {
+	ID        string // a UUID
+	Workspace string
+	Request   json.RawMessage // as the API received it
+	DryRun    bool
+	CreatedOn time.Time
+
+	Sent       int
+	Skipped    map[string]int // by reason
+	Recipients int
+	FinishedOn time.Time // zero while recipients are being decided
+}
+
+// BroadcastRecipient is the decision for one recipient of a broadcast.
+type BroadcastRecipient struct {
+	Seq      int64 // assigned by the store; orders recipients for paging
+	URN      urns.URN
+	Decision string // send or skip
+	Reason   string // why it was skipped
+}
+
+// OutgoingMsg is a message queued for the channel to send.
+type OutgoingMsg struct {
+	ID          int64 // assigned by the store
+	Workspace   string
+	ContactUUID flows.ContactUUID // empty for a URN that isn't a contact yet
+	URN         urns.URN
+	Channel     assets.ChannelUUID
+	Text        string
+	Template    string // name of the template, empty for free text
+	Source      string // reply, broadcast or campaign
+	BroadcastID string
+	CreatedOn   time.Time
+}

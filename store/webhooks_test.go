@@ -1,0 +1,267 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nyaruka/gocommon/uuids"
+	"github.com/nyaruka/goflow/flows"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func newWebhook(contact flows.ContactUUID, createdOn time.Time) *WebhookEvent {
+	id := string(uuids.NewV4())
+	return &WebhookEvent{
+		ID:          id,
+		ContactUUID: contact,
+		// as signed: spacing and key order that a JSON column wouldn't keep
+		Body:      json.RawMessage(fmt.Sprintf(`{"type":"opted_out",  "id": %q, "data":{"z": 1, "a": [ 2.50 ]}}`, id)),
+		CreatedOn: createdOn,
+	}
+}
+
+func claimedIDs(events []*WebhookEvent) []string {
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.ID
+	}
+	return ids
+}
+
+func TestWebhookEvents(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store) {
+		createWorkspace(t, s, "acme")
+		createWorkspace(t, s, "other")
+		ana, bob := flows.ContactUUID(uuids.NewV4()), flows.ContactUUID(uuids.NewV4())
+
+		oldest, err := s.OldestPendingWebhook(t.Context())
+		require.NoError(t, err)
+		assert.True(t, oldest.IsZero())
+
+		e1, e2, e3 := newWebhook(ana, at(1)), newWebhook(bob, at(2)), newWebhook(ana, at(3))
+		e3.Workspace = "other" // a change writes in its own workspace
+		commit(t, s, &Change{Workspace: "acme", Webhooks: []*WebhookEvent{e1, e2, e3}})
+		e4 := newWebhook(bob, time.Time{}) // created now, unless it says when
+		commit(t, s, &Change{Workspace: "other", Webhooks: []*WebhookEvent{e4}})
+
+		all, err := s.WebhookEvents(t.Context(), "acme", "", 0, 10)
+		require.NoError(t, err)
+		require.Len(t, all, 3)
+		for i, e := range []*WebhookEvent{e1, e2, e3} {
+			assert.Positive(t, all[i].Seq)
+			if i > 0 {
+				assert.Greater(t, all[i].Seq, all[i-1].Seq)
+			}
+			assert.Equal(t, &WebhookEvent{
+				ID: e.ID, Seq: all[i].Seq, Workspace: "acme", ContactUUID: e.ContactUUID, Body: e.Body, Status: WebhookPending,
+				NextAttempt: e.CreatedOn, CreatedOn: e.CreatedOn,
+			}, all[i])
+			assert.Equal(t, string(e.Body), string(all[i].Body)) // byte for byte
+		}
+
+		page, err := s.WebhookEvents(t.Context(), "acme", "", all[0].Seq, 1)
+		require.NoError(t, err)
+		assert.Equal(t, all[1:2], page)
+
+		ofOther, err := s.WebhookEvents(t.Context(), "other", "", 0, 10)
+		require.NoError(t, err)
+		require.Len(t, ofOther, 1)
+		assert.WithinDuration(t, time.Now(), ofOther[0].CreatedOn, time.Minute)
+		assert.Equal(t, ofOther[0].CreatedOn, ofOther[0].NextAttempt)
+
+		oldest, err = s.OldestPendingWebhook(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, at(1), oldest)
+
+		// deliver one, and fail one after two attempts
+		require.NoError(t, s.RecordAttempt(t.Context(), &WebhookAttempt{EventID: e1.ID, Number: 1, StartedOn: at(4), Duration: 250 * time.Millisecond, StatusCode: 200}, WebhookDelivered, time.Time{}))
+		require.NoError(t, s.RecordAttempt(t.Context(), &WebhookAttempt{EventID: e2.ID, Number: 1, StartedOn: at(4), Duration: 30 * time.Second, Error: "timed out"}, WebhookPending, at(9)))
+		require.NoError(t, s.RecordAttempt(t.Context(), &WebhookAttempt{EventID: e2.ID, Number: 2, StartedOn: at(9), Duration: 1500 * time.Microsecond, StatusCode: 500, Error: "500 Internal Server Error"}, WebhookFailed, time.Time{}))
+
+		delivered, err := s.WebhookEvents(t.Context(), "acme", WebhookDelivered, 0, 10)
+		require.NoError(t, err)
+		require.Len(t, delivered, 1)
+		assert.Equal(t, e1.ID, delivered[0].ID)
+		assert.Equal(t, at(4).Add(250*time.Millisecond), delivered[0].DeliveredOn)
+		assert.Equal(t, 1, delivered[0].Attempts)
+		assert.Empty(t, delivered[0].LastError)
+
+		failed, err := s.WebhookEvents(t.Context(), "acme", WebhookFailed, 0, 10)
+		require.NoError(t, err)
+		require.Len(t, failed, 1)
+		assert.Equal(t, e2.ID, failed[0].ID)
+		assert.Equal(t, 2, failed[0].Attempts)
+		assert.Equal(t, at(9), failed[0].NextAttempt)
+		assert.True(t, failed[0].DeliveredOn.IsZero())
+		assert.Equal(t, "500 Internal Server Error", failed[0].LastError)
+
+		pending, err := s.WebhookEvents(t.Context(), "acme", WebhookPending, 0, 10)
+		require.NoError(t, err)
+		assert.Equal(t, []string{e3.ID}, claimedIDs(pending))
+		pending, err = s.WebhookEvents(t.Context(), "acme", WebhookPending, pending[0].Seq, 10)
+		require.NoError(t, err)
+		assert.Empty(t, pending)
+
+		oldest, err = s.OldestPendingWebhook(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, at(3), oldest)
+
+		event, attempts, err := s.WebhookEvent(t.Context(), "acme", e2.ID)
+		require.NoError(t, err)
+		assert.Equal(t, failed[0], event)
+		assert.Equal(t, []*WebhookAttempt{
+			{EventID: e2.ID, Number: 1, StartedOn: at(4), Duration: 30 * time.Second, Error: "timed out"},
+			{EventID: e2.ID, Number: 2, StartedOn: at(9), Duration: 1500 * time.Microsecond, StatusCode: 500, Error: "500 Internal Server Error"},
+		}, attempts)
+
+		event, attempts, err = s.WebhookEvent(t.Context(), "acme", e3.ID)
+		require.NoError(t, err)
+		assert.Equal(t, string(e3.Body), string(event.Body))
+		assert.Empty(t, attempts)
+
+		_, _, err = s.WebhookEvent(t.Context(), "other", e1.ID)
+		assert.ErrorIs(t, err, ErrNotFound)
+		_, _, err = s.WebhookEvent(t.Context(), "acme", "00000000-0000-4000-8000-000000000000")
+		assert.ErrorIs(t, err, ErrNotFound)
+
+		err = s.RecordAttempt(t.Context(), &WebhookAttempt{EventID: "00000000-0000-4000-8000-000000000000", Number: 1, StartedOn: at(4)}, WebhookDelivered, time.Time{})
+		assert.ErrorIs(t, err, ErrNotFound)
+		assert.Error(t, s.RecordAttempt(t.Context(), &WebhookAttempt{EventID: e3.ID, Number: 1, StartedOn: at(4)}, "lost", time.Time{}))
+		assert.Error(t, s.RecordAttempt(t.Context(), &WebhookAttempt{EventID: e3.ID, Number: 1, StartedOn: at(4)}, WebhookPending, time.Time{}))
+		_, attempts, err = s.WebhookEvent(t.Context(), "acme", e3.ID)
+		require.NoError(t, err)
+		assert.Empty(t, attempts)
+	})
+}
+
+func TestClaimWebhooks(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store) {
+		createWorkspace(t, s, "acme")
+		createWorkspace(t, s, "other")
+		ana, bob, cid := flows.ContactUUID(uuids.NewV4()), flows.ContactUUID(uuids.NewV4()), flows.ContactUUID(uuids.NewV4())
+		lease := 5 * time.Minute
+
+		a1, b1, a2, c1 := newWebhook(ana, at(0)), newWebhook(bob, at(1)), newWebhook(ana, at(2)), newWebhook(cid, at(3))
+		c1.NextAttempt = at(30) // not due yet
+		commit(t, s, &Change{Workspace: "acme", Webhooks: []*WebhookEvent{a1, b1, a2, c1}})
+		// the same contact UUID in another workspace is another contact
+		o1 := newWebhook(ana, at(4))
+		commit(t, s, &Change{Workspace: "other", Webhooks: []*WebhookEvent{o1}})
+
+		claimed, err := s.ClaimWebhooks(t.Context(), at(10), lease, 1)
+		require.NoError(t, err)
+		assert.Equal(t, []string{a1.ID}, claimedIDs(claimed))
+		assert.Equal(t, string(a1.Body), string(claimed[0].Body))
+		assert.Equal(t, "acme", claimed[0].Workspace)
+
+		// only the oldest pending event of each contact, and none that is leased
+		claimed, err = s.ClaimWebhooks(t.Context(), at(10), lease, 10)
+		require.NoError(t, err)
+		assert.Equal(t, []string{b1.ID, o1.ID}, claimedIDs(claimed))
+		claimed, err = s.ClaimWebhooks(t.Context(), at(14), lease, 10)
+		require.NoError(t, err)
+		assert.Empty(t, claimed)
+
+		// a lease that ran out can be claimed again
+		claimed, err = s.ClaimWebhooks(t.Context(), at(16), lease, 10)
+		require.NoError(t, err)
+		assert.Equal(t, []string{a1.ID, b1.ID, o1.ID}, claimedIDs(claimed))
+
+		// retrying releases the lease, but the event isn't due until its next attempt, and the contact's next event waits
+		// for it
+		require.NoError(t, s.RecordAttempt(t.Context(), &WebhookAttempt{EventID: a1.ID, Number: 1, StartedOn: at(16), Error: "connection refused"}, WebhookPending, at(40)))
+		require.NoError(t, s.RecordAttempt(t.Context(), &WebhookAttempt{EventID: b1.ID, Number: 1, StartedOn: at(16), StatusCode: 503}, WebhookPending, at(100)))
+		require.NoError(t, s.RecordAttempt(t.Context(), &WebhookAttempt{EventID: o1.ID, Number: 1, StartedOn: at(16), StatusCode: 200}, WebhookDelivered, time.Time{}))
+		claimed, err = s.ClaimWebhooks(t.Context(), at(39), lease, 10)
+		require.NoError(t, err)
+		assert.Equal(t, []string{c1.ID}, claimedIDs(claimed))
+		claimed, err = s.ClaimWebhooks(t.Context(), at(40), lease, 10)
+		require.NoError(t, err)
+		assert.Equal(t, []string{a1.ID}, claimedIDs(claimed))
+		assert.Equal(t, 1, claimed[0].Attempts)
+		assert.Equal(t, "connection refused", claimed[0].LastError)
+
+		// delivering it lets the next one go
+		require.NoError(t, s.RecordAttempt(t.Context(), &WebhookAttempt{EventID: a1.ID, Number: 2, StartedOn: at(40), StatusCode: 204}, WebhookDelivered, time.Time{}))
+		claimed, err = s.ClaimWebhooks(t.Context(), at(41), lease, 10)
+		require.NoError(t, err)
+		assert.Equal(t, []string{a2.ID}, claimedIDs(claimed))
+
+		// and so does failing it for good
+		b2 := newWebhook(bob, at(42))
+		commit(t, s, &Change{Workspace: "acme", Webhooks: []*WebhookEvent{b2}})
+		claimed, err = s.ClaimWebhooks(t.Context(), at(43), lease, 10)
+		require.NoError(t, err)
+		assert.Empty(t, claimed) // b1 isn't due, and b2 waits for it
+		require.NoError(t, s.RecordAttempt(t.Context(), &WebhookAttempt{EventID: b1.ID, Number: 2, StartedOn: at(43), StatusCode: 410}, WebhookFailed, time.Time{}))
+		claimed, err = s.ClaimWebhooks(t.Context(), at(43), lease, 10)
+		require.NoError(t, err)
+		assert.Equal(t, []string{b2.ID}, claimedIDs(claimed))
+	})
+}
+
+// Workers claiming at once never get the same event, and never an event of a contact before the contact's older
+// events were delivered; on PostgreSQL they are in two processes, as two stores.
+func TestClaimWebhooksConcurrently(t *testing.T) {
+	const contacts, perContact, workers = 10, 12, 6
+
+	eachDB(t, func(t *testing.T, db *testDB) {
+		stores := []Store{db.open(t), db.open(t)}
+		createWorkspace(t, stores[0], "acme")
+
+		// events of each contact, interleaved with the others'
+		var events []*WebhookEvent
+		order := map[string]int{} // an event's place among its contact's
+		for i := range perContact {
+			for c := range contacts {
+				e := newWebhook(flows.ContactUUID(fmt.Sprintf("00000000-0000-4000-8000-%012d", c)), at(i))
+				order[e.ID] = i
+				events = append(events, e)
+			}
+		}
+		commit(t, stores[0], &Change{Workspace: "acme", Webhooks: events})
+
+		var mu sync.Mutex
+		claims := map[string]int{}
+		delivered := map[flows.ContactUUID]int{} // how many of each contact's events were delivered
+		var remaining atomic.Int64
+		remaining.Store(int64(len(events)))
+
+		var wg sync.WaitGroup
+		deadline := time.Now().Add(time.Minute)
+		for w := range workers {
+			s := stores[w%2]
+			wg.Go(func() {
+				for remaining.Load() > 0 && time.Now().Before(deadline) {
+					claimed, err := s.ClaimWebhooks(t.Context(), time.Now(), time.Hour, 3)
+					if !assert.NoError(t, err) {
+						return
+					}
+					for _, e := range claimed {
+						mu.Lock()
+						claims[e.ID]++
+						assert.Equal(t, order[e.ID], delivered[e.ContactUUID], "event %d of a contact claimed after %d delivered", order[e.ID], delivered[e.ContactUUID])
+						delivered[e.ContactUUID]++ // before it's recorded, after which the next can be claimed
+						mu.Unlock()
+
+						err := s.RecordAttempt(t.Context(), &WebhookAttempt{EventID: e.ID, Number: 1, StartedOn: time.Now(), StatusCode: 200}, WebhookDelivered, time.Time{})
+						assert.NoError(t, err)
+						remaining.Add(-1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+
+		assert.Zero(t, remaining.Load())
+		assert.Len(t, claims, len(events))
+		for id, n := range claims {
+			assert.Equal(t, 1, n, "event %s claimed %d times", id, n)
+		}
+	})
+}
