@@ -1,0 +1,146 @@
+// Package cluster is what several instances of the service share through Redis: a lock per contact, so that no two
+// instances handle one contact's messages at once; the answers given to processed messages, so that a retried
+// message is answered without reading the store; and each workspace's set of opted-out contacts, which the broadcast
+// filter reads instead of the store.
+//
+// Redis is optional and may go away at any time. Without it, locks are the store's and everything else is a miss
+// that sends the caller to the store. Nothing read from Redis is trusted unless Redis itself says it is complete, so
+// a Redis that restarted empty, or a set that missed a write, is rebuilt from the store before it is used again.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	neturl "net/url"
+	"sync"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+	"github.com/nyaruka/gocommon/urns"
+
+	"github.com/optout-dev/optout/store"
+)
+
+// Locker is the lock of last resort: store.Store's LockContact, in-process on SQLite and a PostgreSQL advisory lock
+// on PostgreSQL. It is used whenever Redis is not configured or not answering.
+type Locker interface {
+	LockContact(ctx context.Context, workspace string, urn urns.URN) (unlock func(), err error)
+}
+
+// Source is where the opted-out sets are rebuilt from; store.Store satisfies it.
+type Source interface {
+	ListWorkspaces(ctx context.Context) ([]string, error)
+	OptedOut(ctx context.Context, workspace string, after int64, limit int) ([]*store.Contact, error)
+}
+
+// Coordinator is one instance's view of what the instances share. Its methods are safe for concurrent use.
+type Coordinator struct {
+	pool     *redis.Pool // nil without Redis
+	fallback Locker
+	source   Source
+	log      *slog.Logger
+	keys     keys
+	settings settings
+	health   health
+
+	closed    chan struct{} // closed by Close, stops the lock watchdogs and Run
+	closeOnce sync.Once
+}
+
+type settings struct {
+	prefix   string
+	timeout  time.Duration
+	lockTTL  time.Duration
+	interval time.Duration
+	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// Option changes one of a Coordinator's settings from its default.
+type Option func(*settings)
+
+// WithPrefix sets the prefix of every key, "optout" by default, for deployments or tests that share a Redis.
+func WithPrefix(prefix string) Option { return func(s *settings) { s.prefix = prefix } }
+
+// WithTimeout sets the connect, read and write timeout of Redis calls, 1s by default: short, so that a Redis that
+// stopped answering costs a request little before the Coordinator stops trying it.
+func WithTimeout(d time.Duration) Option { return func(s *settings) { s.timeout = d } }
+
+// WithLockTTL sets how long a contact's lock outlives a holder that stopped renewing it, 10s by default.
+func WithLockTTL(d time.Duration) Option { return func(s *settings) { s.lockTTL = d } }
+
+// WithInterval sets how often Run checks Redis, 1s by default, hence how long calls skip Redis after it failed.
+func WithInterval(d time.Duration) Option { return func(s *settings) { s.interval = d } }
+
+// WithDialer sets how connections to Redis are made, instead of net.Dialer.
+func WithDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) Option {
+	return func(s *settings) { s.dial = dial }
+}
+
+// New returns a Coordinator for the Redis at url, or one without Redis if url is empty. A Redis that doesn't answer
+// yet is not an error: the Coordinator falls back until Run finds it answering. Run must run for Redis to be used
+// again after any failure, and for the opted-out sets to be built at all.
+//
+// Redis must not evict keys (maxmemory-policy noeviction, the default): a rebuild that lost the keys it builds in
+// could mark a set complete that isn't.
+func New(url string, fallback Locker, source Source, log *slog.Logger, opts ...Option) (*Coordinator, error) {
+	if fallback == nil || source == nil {
+		return nil, errors.New("cluster: a fallback locker and a source are required")
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	s := settings{prefix: "optout", timeout: time.Second, lockTTL: 10 * time.Second, interval: time.Second}
+	for _, opt := range opts {
+		opt(&s)
+	}
+	c := &Coordinator{
+		fallback: fallback,
+		source:   source,
+		log:      log,
+		keys:     keys(s.prefix),
+		settings: s,
+		health:   health{up: true, dirty: map[string]uint64{}},
+		closed:   make(chan struct{}),
+	}
+	if url == "" {
+		return c, nil
+	}
+
+	u, err := neturl.Parse(url)
+	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+		return nil, fmt.Errorf("cluster: %q is not a redis:// or rediss:// URL", url)
+	}
+	dialOpts := []redis.DialOption{redis.DialReadTimeout(s.timeout), redis.DialWriteTimeout(s.timeout)}
+	if s.dial != nil {
+		dialOpts = append(dialOpts, redis.DialContextFunc(s.dial))
+	}
+	c.pool = &redis.Pool{
+		DialContext: func(ctx context.Context) (redis.Conn, error) {
+			ctx, cancel := context.WithTimeout(ctx, s.timeout) // covers a custom dialer too
+			defer cancel()
+			return redis.DialURLContext(ctx, url, dialOpts...)
+		},
+		MaxIdle:     32,
+		IdleTimeout: time.Minute,
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	if err := c.ping(ctx); err != nil {
+		c.wentDown(err)
+	}
+	return c, nil
+}
+
+// Close stops the lock watchdogs, so that locks still held expire as a crashed instance's would, and Run, and closes
+// the connections to Redis.
+func (c *Coordinator) Close() error {
+	c.closeOnce.Do(func() { close(c.closed) })
+	if c.pool == nil {
+		return nil
+	}
+	return c.pool.Close()
+}

@@ -1,0 +1,85 @@
+package cluster
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/nyaruka/gocommon/urns"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestNew(t *testing.T) {
+	_, err := New("http://localhost:6379", &fakeLocker{}, &fakeSource{}, nil)
+	assert.EqualError(t, err, `cluster: "http://localhost:6379" is not a redis:// or rediss:// URL`)
+
+	_, err = New("", nil, &fakeSource{}, nil)
+	assert.EqualError(t, err, "cluster: a fallback locker and a source are required")
+	_, err = New("", &fakeLocker{}, nil, nil)
+	assert.EqualError(t, err, "cluster: a fallback locker and a source are required")
+
+	// a Redis that isn't there yet is no error: the Coordinator starts down
+	var dialer countingDialer
+	c, err := New("redis://127.0.0.1:1", &fakeLocker{}, &fakeSource{}, slog.New(slog.DiscardHandler), WithDialer(dialer.dial))
+	require.NoError(t, err)
+	defer c.Close()
+	assert.Equal(t, int64(1), dialer.attempts.Load())
+	assert.False(t, c.Available())
+	_, ok := c.OptedOut(context.Background(), "ws", []urns.URN{urn(1)})
+	assert.False(t, ok)
+	assert.Equal(t, int64(1), dialer.attempts.Load(), "calls don't try a Redis that is down")
+}
+
+func TestWithoutRedis(t *testing.T) {
+	ctx := context.Background()
+	locker := &fakeLocker{}
+	c := newCoordinator(t, "", locker, &fakeSource{})
+
+	unlock, err := c.LockContact(ctx, "ws", urn(1))
+	require.NoError(t, err)
+	unlock()
+	assert.Equal(t, int64(1), locker.calls.Load(), "the fallback locks")
+
+	c.RememberResponse(ctx, "ws", "msg", []byte(`{}`))
+	_, ok := c.Response(ctx, "ws", "msg")
+	assert.False(t, ok)
+
+	c.SetOptedOut(ctx, "ws", urn(1), true)
+	c.Invalidate(ctx, "ws")
+	_, ok = c.OptedOut(ctx, "ws", []urns.URN{urn(1)})
+	assert.False(t, ok)
+	assert.False(t, c.Available())
+
+	done := make(chan struct{})
+	go func() {
+		c.Run(ctx)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(eventually):
+		t.Fatal("Run without Redis didn't return")
+	}
+	assert.NoError(t, c.Close())
+}
+
+func TestKeys(t *testing.T) {
+	k := keys("optout")
+
+	assert.Equal(t, "optout:lock:ws:whatsapp%3A5511999", k.lock("ws", "whatsapp:5511999"))
+	assert.Equal(t, k.lock("ws", "whatsapp:5511999"), k.lock("ws", "whatsapp:5511999?channel=abc#Ana"), "a contact has one lock whatever its channel")
+	assert.NotEqual(t, k.lock("a:b", "tel:1"), k.lock("a", "b:tel:1"))
+	assert.NotEqual(t, k.response("a:b", "c"), k.response("a", "b:c"))
+	assert.NotEqual(t, k.response("a b", "c"), k.response("a+b", "c"))
+
+	live, temp, touched, rebuilding := k.optedOut("ws")
+	assert.Equal(t, "optout:optedout:ws", live)
+	otherLive, _, _, _ := k.optedOut("ws:rebuild")
+	assert.NotContains(t, []string{live, touched, rebuilding}, otherLive)
+	assert.NotEqual(t, temp, otherLive)
+
+	assert.NotEqual(t, completeMember, member(""), "no URN is the mark")
+	assert.NotEqual(t, completeMember, member(urns.URN(completeMember)))
+}

@@ -1,0 +1,213 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+	"github.com/nyaruka/gocommon/urns"
+	"github.com/stretchr/testify/require"
+
+	"github.com/optout-dev/optout/consent"
+	"github.com/optout-dev/optout/store"
+)
+
+// eventually is the deadline for anything that waits on another goroutine or process: generous, because this
+// machine is small and loaded, and the tests assert on what happens, not on how fast.
+const eventually = 10 * time.Second
+
+// testPrefix returns a key prefix of the test's own on the Redis at url, whose keys are deleted when the test ends,
+// so that tests can share one Redis, in parallel too.
+func testPrefix(t *testing.T, url string) string {
+	t.Helper()
+	prefix := "optout-test:" + rand.Text()
+	t.Cleanup(func() {
+		conn, err := redis.DialURL(url)
+		if err != nil {
+			return // a test's own server that was stopped
+		}
+		defer conn.Close()
+		keys, err := redis.Strings(conn.Do("KEYS", prefix+":*"))
+		require.NoError(t, err)
+		for _, key := range keys {
+			_, err := conn.Do("DEL", key)
+			require.NoError(t, err)
+		}
+	})
+	return prefix
+}
+
+// newCoordinator returns a Coordinator that the test closes when it ends.
+func newCoordinator(t *testing.T, url string, fallback Locker, source Source, opts ...Option) *Coordinator {
+	t.Helper()
+	c, err := New(url, fallback, source, slog.New(slog.DiscardHandler), opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// dial returns a connection of the test's own to the Redis at url, to look at keys directly.
+func dial(t *testing.T, url string) redis.Conn {
+	t.Helper()
+	conn, err := redis.DialURL(url)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// fakeLocker is an in-process Locker that counts its locks, to tell when a Coordinator fell back to it.
+type fakeLocker struct {
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex
+	calls atomic.Int64
+}
+
+func (l *fakeLocker) LockContact(ctx context.Context, workspace string, urn urns.URN) (func(), error) {
+	l.calls.Add(1)
+	l.mu.Lock()
+	if l.locks == nil {
+		l.locks = map[string]*sync.Mutex{}
+	}
+	key := workspace + "\x00" + member(urn)
+	m := l.locks[key]
+	if m == nil {
+		m = &sync.Mutex{}
+		l.locks[key] = m
+	}
+	l.mu.Unlock()
+	m.Lock()
+	return m.Unlock, nil
+}
+
+// fakeSource is a store of contacts' statuses. Its afterPage, when set, runs after OptedOut read a page and before it
+// returns it, which is where a write can race a rebuild.
+type fakeSource struct {
+	mu        sync.Mutex
+	contacts  map[string][]*store.Contact // by workspace, by ID
+	listErr   error
+	pages     atomic.Int64
+	afterPage func(workspace string, page []*store.Contact)
+}
+
+// set records the contact's status, adding it if it's new, as a store's commit would.
+func (s *fakeSource) set(workspace string, urn urns.URN, optedOut bool) {
+	status := consent.OptedIn
+	if optedOut {
+		status = consent.OptedOut
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.contacts == nil {
+		s.contacts = map[string][]*store.Contact{}
+	}
+	for _, c := range s.contacts[workspace] {
+		if c.URN == urn {
+			c.OptStatus = status
+			return
+		}
+	}
+	s.contacts[workspace] = append(s.contacts[workspace], &store.Contact{ID: int64(len(s.contacts[workspace]) + 1), URN: urn, OptStatus: status})
+}
+
+// optedOut returns the URNs of the workspace's opted-out contacts, sorted.
+func (s *fakeSource) optedOut(workspace string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, c := range s.contacts[workspace] {
+		if c.OptStatus == consent.OptedOut {
+			out = append(out, string(c.URN))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (s *fakeSource) ListWorkspaces(ctx context.Context) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.listErr != nil {
+		return nil, s.listErr
+	}
+	workspaces := make([]string, 0, len(s.contacts))
+	for ws := range s.contacts {
+		workspaces = append(workspaces, ws)
+	}
+	slices.Sort(workspaces)
+	return workspaces, nil
+}
+
+func (s *fakeSource) OptedOut(ctx context.Context, workspace string, after int64, limit int) ([]*store.Contact, error) {
+	s.pages.Add(1)
+	s.mu.Lock()
+	var page []*store.Contact
+	for _, c := range s.contacts[workspace] {
+		if c.ID > after && c.OptStatus == consent.OptedOut && len(page) < limit {
+			copied := *c
+			page = append(page, &copied)
+		}
+	}
+	s.mu.Unlock()
+	if s.afterPage != nil {
+		s.afterPage(workspace, page)
+	}
+	return page, nil
+}
+
+// setMembers returns the members of a set, sorted.
+func setMembers(t *testing.T, conn redis.Conn, key string) []string {
+	members, err := redis.Strings(conn.Do("SMEMBERS", key))
+	require.NoError(t, err)
+	slices.Sort(members)
+	return members
+}
+
+// urn returns a WhatsApp URN numbered n.
+func urn(n int) urns.URN {
+	return urns.URN(fmt.Sprintf("whatsapp:55119%08d", n))
+}
+
+// countingDialer dials TCP and counts the attempts, to tell whether a Coordinator tried Redis at all. While refuse
+// is set, it fails as if Redis were unreachable.
+type countingDialer struct {
+	attempts atomic.Int64
+	refuse   atomic.Bool
+}
+
+func (d *countingDialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	d.attempts.Add(1)
+	if d.refuse.Load() {
+		return nil, errors.New("unreachable")
+	}
+	var dialer net.Dialer
+	return dialer.DialContext(ctx, network, addr)
+}
+
+// logBuffer collects a Coordinator's log for the test to count lines in.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) count(s string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Count(b.buf.String(), s)
+}

@@ -1,0 +1,46 @@
+package cluster
+
+import (
+	"net/url"
+	"strings"
+
+	"github.com/nyaruka/gocommon/urns"
+)
+
+// keys names the Redis keys, all under one prefix. Workspace IDs and URNs may contain any character, the key
+// separator included, so each part is query-escaped: escaping is reversible, hence two different parts never give
+// one key, and an escaped part has no colon, hence no key is another's with a suffix added.
+type keys string
+
+func (k keys) lock(workspace string, urn urns.URN) string {
+	return k.join("lock", workspace, member(urn))
+}
+
+func (k keys) response(workspace, msg string) string {
+	return k.join("response", workspace, msg)
+}
+
+// optedOut returns the key of the workspace's set of opted-out URNs, and those of its rebuild: the set being built,
+// the URNs written while it is built, and the token of the instance building it.
+func (k keys) optedOut(workspace string) (live, temp, touched, rebuilding string) {
+	live = k.join("optedout", workspace)
+	return live, live + ":rebuild", live + ":touched", live + ":rebuilding"
+}
+
+func (k keys) join(kind string, parts ...string) string {
+	var b strings.Builder
+	b.WriteString(string(k))
+	b.WriteString(":")
+	b.WriteString(kind)
+	for _, p := range parts {
+		b.WriteString(":")
+		b.WriteString(url.QueryEscape(p))
+	}
+	return b.String()
+}
+
+// member is how a URN is known in keys and sets: its identity, without the channel or display that the same contact
+// may come with on different messages. An identity always has a colon.
+func member(urn urns.URN) string {
+	return string(urn.Identity())
+}
