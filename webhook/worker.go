@@ -1,0 +1,312 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/optout-dev/optout/store"
+)
+
+// UserAgent is the User-Agent of every webhook request.
+const UserAgent = "optout-webhook/1 (+https://github.com/optout-dev/optout)"
+
+// Defaults of a Worker's zero fields.
+const (
+	DefaultConcurrency = 8
+	DefaultTimeout     = 10 * time.Second
+	DefaultLease       = time.Minute
+	DefaultPoll        = 5 * time.Second
+	DefaultGiveUpAfter = 25 * time.Hour
+)
+
+// MinGiveUpAfter is the shortest retry period a Worker accepts: the product promises a day of retries.
+const MinGiveUpAfter = 24 * time.Hour
+
+const (
+	maxResponse  = 64 << 10    // read of a response, so that its connection can be reused
+	maxExcerpt   = 200         // bytes of a failed response kept in the delivery log
+	maxStoreWait = time.Minute // between claims while the store fails
+)
+
+// Store is what the worker needs of the data layer; store.Store is one.
+type Store interface {
+	ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*store.WebhookEvent, error)
+	RecordAttempt(ctx context.Context, attempt *store.WebhookAttempt, outcome store.WebhookStatus, next time.Time) error
+	GetWorkspace(ctx context.Context, id string) (*store.Workspace, error)
+}
+
+// Worker delivers the webhook outbox. All its state is in the store, so any number of workers, in one process or
+// many, share the outbox through leases, and a restart loses nothing. Delivery is at least once: a worker that dies
+// between the receiver's answer and recording it leaves the event to be claimed again when the lease runs out, so
+// receivers must expect an X-Optout-Event-Id twice.
+//
+// Every failure of an attempt is recorded and retried after Backoff: an error status, a redirect, no connection, a
+// timeout, a URL the policy refuses, a workspace without a URL (so that configuring one delivers the backlog) or
+// without a workspace. An event that still fails GiveUpAfter after it was created is marked failed.
+//
+// Run fills in the zero fields with their defaults; the fields must not change once it runs.
+type Worker struct {
+	Store       Store
+	Policy      *Policy       // where webhooks may go; nil is the zero policy, which refuses private addresses
+	Timeout     time.Duration // of an attempt, from connecting to reading the response
+	Concurrency int           // deliveries in flight at most
+	Lease       time.Duration // how long a claimed event is this worker's; longer than Timeout
+	Poll        time.Duration // how often to look for due events when not nudged
+	Backoff     Backoff       // DefaultBackoff when nil
+	GiveUpAfter time.Duration // at least MinGiveUpAfter
+	Now         func() time.Time
+	Log         *slog.Logger
+	OnAttempt   func(a *store.WebhookAttempt, outcome store.WebhookStatus) // after each attempt, for metrics; may be nil
+
+	once       sync.Once
+	nudges     chan struct{}
+	client     *http.Client
+	storeRetry Backoff
+}
+
+// Nudge tells the worker that events were committed, so that it delivers them without waiting for the next poll.
+// It never blocks, and may be called before Run.
+func (w *Worker) Nudge() {
+	select {
+	case w.nudged() <- struct{}{}:
+	default: // a nudge is pending already
+	}
+}
+
+func (w *Worker) nudged() chan struct{} {
+	w.once.Do(func() { w.nudges = make(chan struct{}, 1) })
+	return w.nudges
+}
+
+// Run delivers events until ctx is done, then waits for the deliveries in flight, which are not cancelled but
+// bounded by the lease, so that their attempts are recorded. Store errors are logged and retried, so it returns an
+// error only for a worker that is misconfigured.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.init(); err != nil {
+		return err
+	}
+
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
+
+	slots := make(chan struct{}, w.Concurrency) // a token per delivery in flight
+	freed := make(chan struct{}, 1)             // a delivery ended, so a slot and maybe its contact's next event are free
+	failures := 0
+
+	for {
+		wait := w.Poll
+		if free := w.Concurrency - len(slots); free > 0 {
+			events, err := w.Store.ClaimWebhooks(ctx, w.Now(), w.Lease, free)
+			if err != nil && ctx.Err() != nil {
+				return nil
+			}
+			if err != nil {
+				failures++
+				wait = w.storeRetry(failures)
+				w.Log.Error("claiming webhook events failed", "error", err, "retry_in", wait)
+			} else {
+				failures = 0
+				for _, ev := range events {
+					slots <- struct{}{}
+					inflight.Go(func() {
+						defer func() {
+							<-slots
+							select {
+							case freed <- struct{}{}:
+							default:
+							}
+						}()
+						w.deliver(context.WithoutCancel(ctx), ev)
+					})
+				}
+			}
+		}
+
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-w.nudged():
+		case <-freed:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// init checks the worker and fills in its defaults.
+func (w *Worker) init() error {
+	if w.Store == nil {
+		return errors.New("webhook worker without a store")
+	}
+	if w.Policy == nil {
+		w.Policy = &Policy{}
+	}
+	w.Timeout = positive(w.Timeout, DefaultTimeout)
+	w.Concurrency = positive(w.Concurrency, DefaultConcurrency)
+	w.Lease = positive(w.Lease, DefaultLease)
+	w.Poll = positive(w.Poll, DefaultPoll)
+	w.GiveUpAfter = positive(w.GiveUpAfter, DefaultGiveUpAfter)
+	if w.Backoff == nil {
+		w.Backoff = DefaultBackoff
+	}
+	if w.Now == nil {
+		w.Now = time.Now
+	}
+	if w.Log == nil {
+		w.Log = slog.Default()
+	}
+	if w.Lease <= w.Timeout {
+		return fmt.Errorf("webhook lease %s must be longer than the timeout %s", w.Lease, w.Timeout)
+	}
+	if w.GiveUpAfter < MinGiveUpAfter {
+		return fmt.Errorf("webhooks must be retried for at least %s, not %s", MinGiveUpAfter, w.GiveUpAfter)
+	}
+	w.client = w.Policy.Client(w.Timeout)
+	w.storeRetry = Exponential(w.Poll, max(w.Poll, maxStoreWait))
+	return nil
+}
+
+func positive[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// deliver makes an attempt at an event and records it. ctx isn't cancelled on shutdown, so the attempt finishes and
+// is recorded; the lease bounds it, as after that the event may be someone else's.
+func (w *Worker) deliver(ctx context.Context, ev *store.WebhookEvent) {
+	ctx, cancel := context.WithTimeout(ctx, w.Lease)
+	defer cancel()
+
+	log := w.Log.With("event", ev.ID, "workspace", ev.Workspace, "attempt", ev.Attempts+1)
+	ws, err := w.Store.GetWorkspace(ctx, ev.Workspace)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		log.Error("reading the workspace of a webhook failed, retrying when the lease runs out", "error", err)
+		return
+	}
+
+	attempt := &store.WebhookAttempt{EventID: ev.ID, Number: ev.Attempts + 1, StartedOn: w.Now()}
+	started := time.Now() // the real clock, for a real duration whatever Now is
+	if ws == nil {
+		err = errors.New("workspace not found")
+	} else {
+		attempt.StatusCode, err = w.post(ctx, ws, ev)
+	}
+	attempt.Duration = time.Since(started)
+	if err != nil {
+		attempt.Error = err.Error()
+		if ws != nil {
+			attempt.Error = redact(attempt.Error, ws.WebhookSecret, Sign(ws.WebhookSecret, ev.Body))
+		}
+	}
+
+	outcome, next := w.outcome(ev, attempt)
+	if err := w.Store.RecordAttempt(ctx, attempt, outcome, next); err != nil {
+		log.Error("recording a webhook attempt failed, retrying when the lease runs out", "error", err)
+	}
+
+	switch outcome {
+	case store.WebhookDelivered:
+		log.Debug("webhook delivered", "status", attempt.StatusCode, "elapsed", attempt.Duration)
+	case store.WebhookPending:
+		log.Warn("webhook attempt failed", "status", attempt.StatusCode, "error", attempt.Error, "next", next)
+	case store.WebhookFailed:
+		log.Error("webhook failed for good", "status", attempt.StatusCode, "error", attempt.Error, "created_on", ev.CreatedOn)
+	}
+	if w.OnAttempt != nil {
+		w.OnAttempt(attempt, outcome)
+	}
+}
+
+// post posts the event to the workspace's URL, and returns the response's status and, if it isn't a 2xx, why.
+func (w *Worker) post(ctx context.Context, ws *store.Workspace, ev *store.WebhookEvent) (int, error) {
+	if ws.WebhookURL == "" {
+		return 0, errors.New("workspace has no webhook URL")
+	}
+	u, err := w.Policy.parse(ws.WebhookURL)
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(ev.Body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", UserAgent)
+	req.Header.Set("X-Optout-Event-Id", ev.ID)
+	req.Header.Set("X-Optout-Signature", Sign(ws.WebhookSecret, ev.Body))
+
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		return resp.StatusCode, nil // a body cut short doesn't matter once the status says delivered
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		to := resp.Header.Get("Location")
+		if loc, err := resp.Location(); err == nil {
+			to = loc.String()
+		}
+		return resp.StatusCode, fmt.Errorf("redirect to %q not followed", to)
+	case err != nil:
+		return resp.StatusCode, fmt.Errorf("status %d, reading the response: %w", resp.StatusCode, err)
+	}
+	return resp.StatusCode, fmt.Errorf("status %d: %s", resp.StatusCode, excerpt(body))
+}
+
+// outcome decides what becomes of an event after an attempt: delivered, due again after the backoff, or failed
+// once it is GiveUpAfter old. The last retry is put at that deadline, so the retries span exactly GiveUpAfter.
+func (w *Worker) outcome(ev *store.WebhookEvent, a *store.WebhookAttempt) (store.WebhookStatus, time.Time) {
+	if a.Error == "" {
+		return store.WebhookDelivered, time.Time{}
+	}
+	now := w.Now()
+	deadline := ev.CreatedOn.Add(w.GiveUpAfter)
+	if !now.Before(deadline) {
+		return store.WebhookFailed, time.Time{}
+	}
+	next := now.Add(w.Backoff(a.Number))
+	if next.After(deadline) {
+		next = deadline
+	}
+	return store.WebhookPending, next
+}
+
+// excerpt returns the start of a response body on one line, for the delivery log.
+func excerpt(body []byte) string {
+	s := strings.Join(strings.Fields(strings.ToValidUTF8(string(body), "\uFFFD")), " ")
+	if len(s) <= maxExcerpt {
+		return s
+	}
+	cut := maxExcerpt
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// redact removes secrets from text that comes from elsewhere: a receiver may echo the request in its error page.
+func redact(s string, secrets ...string) string {
+	for _, secret := range secrets {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, "[redacted]")
+		}
+	}
+	return s
+}
