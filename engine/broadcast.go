@@ -58,3 +58,12 @@ func templateCategory(cfg *config.Config, msg Message) config.Category {
 	cat, _ := config.ParseCategory(msg.Category)
 	return cat
 }
+
+// DecideCampaign is Decide for a campaign event, which is the business writing first: an opted-out contact gets a
+// campaign's message or flow only when it sends a template of an allowed category, even inside the service window.
+func DecideCampaign(cfg *config.Config, status consent.Status, lastInbound, now time.Time, msg Message) Decision {
+	if status == consent.OptedOut && msg.Template == "" {
+		return Decision{Reason: ReasonOptedOut}
+	}
+	return Decide(cfg, status, lastInbound, now, msg)
+}

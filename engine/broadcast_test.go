@@ -63,3 +63,28 @@ func TestDecide(t *testing.T) {
 		assert.Equal(t, tc.expected, engine.Decide(tc.cfg, tc.status, tc.lastInbound, now, tc.msg), tc.description)
 	}
 }
+
+func TestDecideCampaign(t *testing.T) {
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	recent := now.Add(-time.Hour)
+	stale := now.Add(-48 * time.Hour)
+	cfg := fixtures.Config()
+
+	tests := []struct {
+		description string
+		status      consent.Status
+		lastInbound time.Time
+		msg         engine.Message
+		expected    engine.Decision
+	}{
+		{"free text to an opted-out contact, even inside the window", consent.OptedOut, recent, engine.Message{}, engine.Decision{Reason: engine.ReasonOptedOut}},
+		{"an allowed template to an opted-out contact", consent.OptedOut, stale, engine.Message{Template: "login_code"}, engine.Decision{Send: true}},
+		{"a marketing template to an opted-out contact", consent.OptedOut, stale, engine.Message{Template: "black_friday"}, engine.Decision{Reason: engine.ReasonOptedOut}},
+		{"free text to an opted-in contact inside the window", consent.OptedIn, recent, engine.Message{}, engine.Decision{Send: true}},
+		{"free text to an opted-in contact outside it", consent.OptedIn, stale, engine.Message{}, engine.Decision{Reason: engine.ReasonWindowClosed}},
+		{"a marketing template to an undefined contact", consent.Undefined, stale, engine.Message{Template: "black_friday"}, engine.Decision{Send: true}},
+	}
+	for _, tc := range tests {
+		assert.Equal(t, tc.expected, engine.DecideCampaign(cfg, tc.status, tc.lastInbound, now, tc.msg), tc.description)
+	}
+}
