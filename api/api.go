@@ -1,0 +1,274 @@
+// Package api is the service's HTTP API: JSON in and out, errors as {"error": "..."} naming the field at fault,
+// bearer tokens (the admin token works everywhere, a workspace's token on that workspace only), and request bodies
+// limited to 1 MiB.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/optout-dev/optout/metrics"
+	"github.com/optout-dev/optout/service"
+)
+
+// MaxBodySize is the largest request body the API reads.
+const MaxBodySize = 1 << 20
+
+// MaxPageSize is the largest page a listing returns.
+const MaxPageSize = 1000
+
+// Options are what the API is built from.
+type Options struct {
+	Service    *service.Service
+	AdminToken string
+	Metrics    *metrics.Registry
+	Health     func(context.Context) map[string]string // the state of each dependency; "ok" or why not
+	Log        *slog.Logger
+}
+
+type server struct {
+	svc        *service.Service
+	adminToken string
+	health     func(context.Context) map[string]string
+	log        *slog.Logger
+}
+
+// New returns the API's handler.
+func New(o Options) http.Handler {
+	s := &server{svc: o.Service, adminToken: o.AdminToken, health: o.Health, log: o.Log}
+	mux := http.NewServeMux()
+
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("GET /metrics", o.Metrics.Handler())
+
+	admin := func(h handler) http.Handler { return s.handle(h, true) }
+	member := func(h handler) http.Handler { return s.handle(h, false) }
+
+	mux.Handle("PUT /v1/workspaces/{ws}", admin(s.putWorkspace))
+	mux.Handle("GET /v1/workspaces/{ws}", admin(s.getWorkspace))
+	mux.Handle("POST /v1/workspaces/{ws}/import", member(s.importExport))
+	mux.Handle("POST /v1/workspaces/{ws}/messages", member(s.postMessage))
+	mux.Handle("GET /v1/workspaces/{ws}/contacts/{urn}", member(s.getContact))
+	mux.Handle("POST /v1/workspaces/{ws}/contacts/{urn}/consent", member(s.postConsent))
+	mux.Handle("GET /v1/workspaces/{ws}/optouts", member(s.getOptOuts))
+	mux.Handle("GET /v1/workspaces/{ws}/events", member(s.getEvents))
+	mux.Handle("POST /v1/workspaces/{ws}/broadcasts", member(s.postBroadcast))
+	mux.Handle("GET /v1/workspaces/{ws}/broadcasts/{id}", member(s.getBroadcast))
+	mux.Handle("GET /v1/workspaces/{ws}/webhooks", member(s.getWebhooks))
+	mux.Handle("GET /v1/workspaces/{ws}/webhooks/{id}", member(s.getWebhook))
+	mux.Handle("GET /v1/workspaces/{ws}/outbox", member(s.getOutbox))
+
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	return s.logged(mux)
+}
+
+// handler handles a request that passed authentication. It returns the status and the value to write as JSON, or
+// an error for handle to turn into one; a handler that writes the response itself returns a zero status.
+type handler func(w http.ResponseWriter, r *http.Request) (int, any, error)
+
+// handle authenticates a request, runs the handler and writes what it returns.
+func (s *server) handle(h handler, adminOnly bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if status, msg := s.authenticate(r, adminOnly); status != 0 {
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="optout"`)
+			}
+			writeError(w, status, msg)
+			return
+		}
+		if r.ContentLength > MaxBodySize {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than %d bytes", MaxBodySize))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodySize)
+
+		status, value, err := h(w, r)
+		if err != nil {
+			s.writeServiceError(w, r, err)
+			return
+		}
+		if status == 0 {
+			return
+		}
+		if raw, ok := value.(json.RawMessage); ok {
+			writeRaw(w, status, raw)
+			return
+		}
+		writeJSON(w, status, value)
+	})
+}
+
+// authenticate returns the status and message to refuse the request with, or 0 to let it through.
+func (s *server) authenticate(r *http.Request, adminOnly bool) (int, string) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || strings.TrimSpace(token) == "" {
+		return http.StatusUnauthorized, "authentication required: send Authorization: Bearer TOKEN"
+	}
+	if subtle.ConstantTimeCompare([]byte(token), []byte(s.adminToken)) == 1 {
+		return 0, ""
+	}
+
+	ws := r.PathValue("ws")
+	if !adminOnly {
+		member, err := s.svc.Authorize(r.Context(), ws, token)
+		if err != nil {
+			return http.StatusServiceUnavailable, err.Error()
+		}
+		if member {
+			return 0, ""
+		}
+	}
+
+	// a token that is nobody's is no authentication at all; one that is another workspace's is authentication
+	// without the right
+	other, err := s.svc.TokenWorkspace(r.Context(), token)
+	switch {
+	case err != nil:
+		return http.StatusServiceUnavailable, err.Error()
+	case other == "":
+		return http.StatusUnauthorized, "the token is not valid"
+	case adminOnly:
+		return http.StatusForbidden, "only the admin token may do this"
+	default:
+		return http.StatusForbidden, fmt.Sprintf("the token is not valid for workspace %q", ws)
+	}
+}
+
+// readBody reads the request body, which the handler limited to MaxBodySize.
+func readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(r.Body)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, errTooLarge
+	}
+	return body, err
+}
+
+var errTooLarge = fmt.Errorf("the request body is larger than %d bytes", MaxBodySize)
+
+// statuses of the service's kinds of error
+var statuses = map[service.Kind]int{
+	service.Invalid:       http.StatusBadRequest,
+	service.Unprocessable: http.StatusUnprocessableEntity,
+	service.NotFound:      http.StatusNotFound,
+	service.Conflict:      http.StatusConflict,
+	service.Unavailable:   http.StatusServiceUnavailable,
+}
+
+func (s *server) writeServiceError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, errTooLarge) {
+		writeError(w, http.StatusRequestEntityTooLarge, err.Error())
+		return
+	}
+	kind := service.KindOf(err)
+	status, known := statuses[kind]
+	switch {
+	case !known:
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		writeError(w, http.StatusInternalServerError, "internal error")
+	case kind == service.Unavailable:
+		s.log.Warn("request failed: a dependency is unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, status, err.Error())
+	default:
+		writeError(w, status, err.Error())
+	}
+}
+
+func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	checks := s.health(ctx)
+
+	status := http.StatusOK
+	if checks["store"] != "ok" {
+		status = http.StatusServiceUnavailable // without its store the service can't answer anything
+	}
+	writeJSON(w, status, checks)
+}
+
+// page reads the after and limit parameters of a listing.
+func page(r *http.Request) (int64, int, error) {
+	q := r.URL.Query()
+	var after int64
+	if a := q.Get("after"); a != "" {
+		var err error
+		if after, err = strconv.ParseInt(a, 10, 64); err != nil || after < 0 {
+			return 0, 0, &service.Error{Kind: service.Invalid, Field: "after", Err: fmt.Errorf("%q is not a cursor from a previous page", a)}
+		}
+	}
+	limit := service.PageSize
+	if l := q.Get("limit"); l != "" {
+		var err error
+		if limit, err = strconv.Atoi(l); err != nil || limit < 1 || limit > MaxPageSize {
+			return 0, 0, &service.Error{Kind: service.Invalid, Field: "limit", Err: fmt.Errorf("%q is not a number from 1 to %d", l, MaxPageSize)}
+		}
+	}
+	return after, limit, nil
+}
+
+// listing is a page of results, with the cursor of the next page when there is one.
+type listing struct {
+	Results any    `json:"results"`
+	Next    string `json:"next,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	writeRaw(w, status, data)
+}
+
+func writeRaw(w http.ResponseWriter, status int, data []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(data, '\n'))
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	data, _ := json.Marshal(map[string]string{"error": msg})
+	writeRaw(w, status, data)
+}
+
+// logged logs each request once it is answered, and answers a panic with a 500 rather than a dropped connection.
+func (s *server) logged(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.Error("panic handling request", "method", r.Method, "path", r.URL.Path, "panic", p)
+				writeError(rec, http.StatusInternalServerError, "internal error")
+			}
+			s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "elapsed_ms", time.Since(start).Milliseconds())
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(status int) {
+	r.status = status
+	r.ResponseWriter.WriteHeader(status)
+}

@@ -1,0 +1,209 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/optout-dev/optout/api"
+	"github.com/optout-dev/optout/cluster"
+	"github.com/optout-dev/optout/metrics"
+	"github.com/optout-dev/optout/service"
+	"github.com/optout-dev/optout/store"
+	"github.com/optout-dev/optout/webhook"
+)
+
+const admin = "the-admin-token-of-the-test"
+
+func newServer(t *testing.T) *httptest.Server {
+	ctx := context.Background()
+	st, err := store.Open(ctx, t.TempDir())
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	coord, err := cluster.New("", st, st, log)
+	require.NoError(t, err)
+
+	registry := &metrics.Registry{}
+	svc := service.New(service.Options{Store: st, Cluster: coord, Policy: &webhook.Policy{AllowPrivate: true}, Metrics: registry, Log: log})
+	srv := httptest.NewServer(api.New(api.Options{
+		Service: svc, AdminToken: admin, Metrics: registry, Log: log,
+		Health: func(ctx context.Context) map[string]string {
+			return map[string]string{"store": "ok", "redis": "not configured"}
+		},
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func call(t *testing.T, srv *httptest.Server, method, path, token string, body string, headers ...string) (int, string, http.Header) {
+	req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	require.NoError(t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(data), resp.Header
+}
+
+func errorOf(body string) string {
+	var e struct {
+		Error string `json:"error"`
+	}
+	json.Unmarshal([]byte(body), &e)
+	return e.Error
+}
+
+func TestAuthentication(t *testing.T) {
+	srv := newServer(t)
+	for _, ws := range []string{"acme", "globex"} {
+		status, body, _ := call(t, srv, "PUT", "/v1/workspaces/"+ws, admin, `{"token": "token-of-`+ws+`-1234"}`)
+		require.Equal(t, http.StatusCreated, status, body)
+	}
+
+	endpoints := [][2]string{
+		{"POST", "/v1/workspaces/acme/import"},
+		{"POST", "/v1/workspaces/acme/messages"},
+		{"GET", "/v1/workspaces/acme/contacts/whatsapp:5511987650001"},
+		{"POST", "/v1/workspaces/acme/contacts/whatsapp:5511987650001/consent"},
+		{"GET", "/v1/workspaces/acme/optouts"},
+		{"GET", "/v1/workspaces/acme/events"},
+		{"POST", "/v1/workspaces/acme/broadcasts"},
+		{"GET", "/v1/workspaces/acme/broadcasts/5d76d86b-3bb9-4d5a-b822-c9d86f5d8e41"},
+		{"GET", "/v1/workspaces/acme/webhooks"},
+		{"GET", "/v1/workspaces/acme/webhooks/5d76d86b-3bb9-4d5a-b822-c9d86f5d8e41"},
+		{"GET", "/v1/workspaces/acme/outbox"},
+		{"GET", "/v1/workspaces/acme"},
+		{"PUT", "/v1/workspaces/acme"},
+	}
+	for _, e := range endpoints {
+		status, body, headers := call(t, srv, e[0], e[1], "", "{}")
+		assert.Equal(t, http.StatusUnauthorized, status, "%s %s without a token", e[0], e[1])
+		assert.Equal(t, "authentication required: send Authorization: Bearer TOKEN", errorOf(body))
+		assert.Equal(t, `Bearer realm="optout"`, headers.Get("WWW-Authenticate"))
+
+		status, _, _ = call(t, srv, e[0], e[1], "not-anybody's-token", "{}")
+		assert.Equal(t, http.StatusUnauthorized, status, "%s %s with a bad token", e[0], e[1])
+
+		status, body, _ = call(t, srv, e[0], e[1], "token-of-globex-1234", "{}")
+		assert.Equal(t, http.StatusForbidden, status, "%s %s with another workspace's token", e[0], e[1])
+		assert.NotEmpty(t, errorOf(body))
+
+		status, _, _ = call(t, srv, e[0], e[1], "token-of-acme-1234", "{}")
+		if strings.HasSuffix(e[1], "/acme") {
+			assert.Equal(t, http.StatusForbidden, status, "%s %s: the configuration is the admin's", e[0], e[1])
+		} else {
+			assert.NotContains(t, []int{http.StatusUnauthorized, http.StatusForbidden}, status, "%s %s with the workspace's token", e[0], e[1])
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	srv := newServer(t)
+	status, body, _ := call(t, srv, "PUT", "/v1/workspaces/acme", admin, `{"webhook": {"url": "http://127.0.0.1:9/hook", "secret": "s3cr3t-that-is-long-enough"}}`)
+	require.Equal(t, http.StatusCreated, status, body)
+	assert.NotContains(t, body, "s3cr3t")
+
+	tests := []struct {
+		method, path, body string
+		status             int
+		err                string
+	}{
+		{"PUT", "/v1/workspaces/acme", `{"group": 5}`, 400, "group: must be a string, not number"},
+		{"PUT", "/v1/workspaces/acme", `{"langauges": ["por"]}`, 400, `unknown field "langauges"`},
+		{"PUT", "/v1/workspaces/acme", `{"languages": ["pt"]}`, 422, `languages[0]: "pt" is not an ISO 639-3 language code; default_language: por is not one of the languages []`},
+		{"PUT", "/v1/workspaces/acme", `{"allowed_categories": ["PROMO"]}`, 422, `allowed_categories[0]: unknown category "PROMO" (want CUST_SERVICE or UTILITY, OTP or AUTHENTICATION, MARKETING)`},
+		{"PUT", "/v1/workspaces/acme", `{"webhook": {"url": "ftp://example.com", "secret": "s3cr3t-that-is-long-enough"}}`, 422, "webhook.url: "},
+		{"PUT", "/v1/workspaces/acme", `{"webhook": {"url": "https://example.com/hook", "secret": "short"}}`, 422, "webhook.secret: is shorter than 16 characters: every notification is signed with it"},
+		{"PUT", "/v1/workspaces/acme", `{"token": "short"}`, 422, "token: is shorter than 16 characters"},
+		{"PUT", "/v1/workspaces/a%20b", `{}`, 400, `workspace: "a b" is not a workspace ID: use up to 64 letters, digits, '.', '_' and '-'`},
+		{"GET", "/v1/workspaces/nope", ``, 404, `no workspace "nope"`},
+		{"POST", "/v1/workspaces/acme/messages", `{"uuid": "x", "urn": "whatsapp:1", "text": "hi"}`, 422, `uuid: "x" is not a UUID`},
+		{"POST", "/v1/workspaces/acme/messages", `{"uuid": "5d76d86b-3bb9-4d5a-b822-c9d86f5d8e41", "urn": "whatsapp:abc", "text": "hi"}`, 422, `urn: "whatsapp:abc" is not a valid URN: invalid path component`},
+		{"POST", "/v1/workspaces/acme/messages", `{"uuid": "5d76d86b-3bb9-4d5a-b822-c9d86f5d8e41", "text": "hi"}`, 422, "urn: is required"},
+		{"POST", "/v1/workspaces/acme/messages", `{"uuid": "5d76d86b-3bb9-4d5a-b822-c9d86f5d8e41", "urn": "whatsapp:1", "text": "hi", "received_on": "yesterday"}`, 422, `received_on: "yesterday" is not an RFC 3339 time`},
+		{"POST", "/v1/workspaces/acme/messages", `{"uuid": "5d76d86b`, 400, "malformed JSON: unexpected end of input"},
+		{"POST", "/v1/workspaces/acme/messages", ``, 400, "empty input: expected a JSON value"},
+		{"POST", "/v1/workspaces/acme/import", `{"version": "13", "flows": [{"uuid": "x"}]}`, 422, "flows[0]"},
+		{"GET", "/v1/workspaces/acme/contacts/whatsapp:5511987650001", ``, 404, "no contact with URN whatsapp:5511987650001"},
+		{"GET", "/v1/workspaces/acme/events?limit=0", ``, 400, `limit: "0" is not a number from 1 to 1000`},
+		{"GET", "/v1/workspaces/acme/events?after=abc", ``, 400, `after: "abc" is not a cursor from a previous page`},
+		{"GET", "/v1/workspaces/acme/webhooks?status=lost", ``, 400, `status: "lost" is not pending, delivered or failed`},
+		{"GET", "/v1/nothing", ``, 404, "no such endpoint: GET /v1/nothing"},
+	}
+	for _, tc := range tests {
+		status, body, _ := call(t, srv, tc.method, tc.path, admin, tc.body)
+		assert.Equal(t, tc.status, status, "%s %s %s: %s", tc.method, tc.path, tc.body, body)
+		assert.Contains(t, errorOf(body), tc.err, "%s %s %s", tc.method, tc.path, tc.body)
+	}
+}
+
+func TestBodyLimit(t *testing.T) {
+	srv := newServer(t)
+	status, _, _ := call(t, srv, "PUT", "/v1/workspaces/acme", admin, `{}`)
+	require.Equal(t, http.StatusCreated, status)
+
+	big := `{"uuid": "5d76d86b-3bb9-4d5a-b822-c9d86f5d8e41", "urn": "whatsapp:1", "text": "` + strings.Repeat("x", api.MaxBodySize) + `"}`
+	status, body, _ := call(t, srv, "POST", "/v1/workspaces/acme/messages", admin, big)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, status)
+	assert.Equal(t, "the request body is larger than 1048576 bytes", errorOf(body))
+
+	// without a Content-Length, the limit applies while reading
+	req, err := http.NewRequest("POST", srv.URL+"/v1/workspaces/acme/import", io.MultiReader(bytes.NewReader([]byte(big))))
+	require.NoError(t, err)
+	req.ContentLength = -1
+	req.Header.Set("Authorization", "Bearer "+admin)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+}
+
+func TestOptOutsCSV(t *testing.T) {
+	srv := newServer(t)
+	call(t, srv, "PUT", "/v1/workspaces/acme", admin, `{}`)
+	status, body, _ := call(t, srv, "POST", "/v1/workspaces/acme/contacts/whatsapp:5511987650001/consent", admin, `{"status": "opted_out"}`)
+	require.Equal(t, http.StatusOK, status, body)
+
+	status, body, headers := call(t, srv, "GET", "/v1/workspaces/acme/optouts", admin, "", "Accept", "text/csv")
+	require.Equal(t, http.StatusOK, status, body)
+	assert.Equal(t, "text/csv; charset=utf-8", headers.Get("Content-Type"))
+	assert.True(t, strings.HasPrefix(body, "urn,uuid,name,language,opted_out_on\nwhatsapp:5511987650001,"), body)
+
+	status, body, _ = call(t, srv, "GET", "/v1/workspaces/nope/optouts", admin, "", "Accept", "text/csv")
+	assert.Equal(t, http.StatusNotFound, status)
+	assert.Equal(t, `no workspace "nope"`, errorOf(body))
+
+	status, body, _ = call(t, srv, "GET", "/v1/workspaces/acme/optouts", admin, "")
+	require.Equal(t, http.StatusOK, status)
+	assert.Contains(t, body, `"urn":"whatsapp:5511987650001"`)
+}
+
+func TestHealthAndMetrics(t *testing.T) {
+	srv := newServer(t)
+	status, body, _ := call(t, srv, "GET", "/healthz", "", "")
+	assert.Equal(t, http.StatusOK, status)
+	assert.JSONEq(t, `{"store": "ok", "redis": "not configured"}`, body)
+
+	call(t, srv, "PUT", "/v1/workspaces/acme", admin, `{}`)
+	call(t, srv, "POST", "/v1/workspaces/acme/messages", admin, `{"uuid": "5d76d86b-3bb9-4d5a-b822-c9d86f5d8e41", "urn": "whatsapp:5511987650001", "text": "stop"}`)
+	status, body, _ = call(t, srv, "GET", "/metrics", "", "")
+	assert.Equal(t, http.StatusOK, status)
+	assert.Contains(t, body, `optout_messages_total{intent="opt_out"} 1`)
+}

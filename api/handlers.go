@@ -1,0 +1,123 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+)
+
+func (s *server) putWorkspace(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	ws, created, err := s.svc.PutWorkspace(r.Context(), r.PathValue("ws"), body)
+	if err != nil {
+		return 0, nil, err
+	}
+	if created {
+		return http.StatusCreated, ws, nil
+	}
+	return http.StatusOK, ws, nil
+}
+
+func (s *server) getWorkspace(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	ws, err := s.svc.GetWorkspace(r.Context(), r.PathValue("ws"))
+	return http.StatusOK, ws, err
+}
+
+func (s *server) importExport(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	result, err := s.svc.Import(r.Context(), r.PathValue("ws"), body)
+	return http.StatusOK, result, err
+}
+
+func (s *server) postMessage(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	result, err := s.svc.HandleMessage(r.Context(), r.PathValue("ws"), body)
+	return http.StatusOK, result, err
+}
+
+func (s *server) getContact(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	contact, err := s.svc.Contact(r.Context(), r.PathValue("ws"), r.PathValue("urn"))
+	return http.StatusOK, contact, err
+}
+
+func (s *server) postConsent(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	contact, err := s.svc.SetConsent(r.Context(), r.PathValue("ws"), r.PathValue("urn"), body)
+	return http.StatusOK, contact, err
+}
+
+func (s *server) getOptOuts(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	// a CSV is the whole list, for moving it elsewhere; JSON is paged
+	if strings.Contains(r.Header.Get("Accept"), "text/csv") {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="optouts.csv"`)
+		return 0, nil, s.svc.WriteOptOutsCSV(r.Context(), r.PathValue("ws"), w, nil)
+	}
+	after, limit, err := page(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	results, next, err := s.svc.OptOuts(r.Context(), r.PathValue("ws"), after, limit)
+	return http.StatusOK, &listing{Results: results, Next: next}, err
+}
+
+func (s *server) getEvents(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	after, limit, err := page(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	results, next, err := s.svc.ConsentEvents(r.Context(), r.PathValue("ws"), r.URL.Query().Get("contact"), after, limit)
+	return http.StatusOK, &listing{Results: results, Next: next}, err
+}
+
+func (s *server) postBroadcast(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	result, err := s.svc.Broadcast(r.Context(), r.PathValue("ws"), body)
+	return http.StatusOK, result, err
+}
+
+func (s *server) getBroadcast(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	after, limit, err := page(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	result, err := s.svc.GetBroadcast(r.Context(), r.PathValue("ws"), r.PathValue("id"), after, limit)
+	return http.StatusOK, result, err
+}
+
+func (s *server) getWebhooks(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	after, limit, err := page(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	results, next, err := s.svc.WebhookEvents(r.Context(), r.PathValue("ws"), r.URL.Query().Get("status"), after, limit)
+	return http.StatusOK, &listing{Results: results, Next: next}, err
+}
+
+func (s *server) getWebhook(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	result, err := s.svc.WebhookEvent(r.Context(), r.PathValue("ws"), r.PathValue("id"))
+	return http.StatusOK, result, err
+}
+
+func (s *server) getOutbox(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	after, limit, err := page(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	results, next, err := s.svc.Outbox(r.Context(), r.PathValue("ws"), after, limit)
+	return http.StatusOK, &listing{Results: results, Next: next}, err
+}

@@ -1,0 +1,300 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nyaruka/gocommon/urns"
+	"github.com/nyaruka/goflow/flows"
+
+	"github.com/optout-dev/optout/config"
+	"github.com/optout-dev/optout/consent"
+	"github.com/optout-dev/optout/engine"
+	"github.com/optout-dev/optout/internal/strictjson"
+	"github.com/optout-dev/optout/store"
+)
+
+// BatchSize is how many recipients a broadcast decides at a time: one query reads them and one transaction records
+// them, so a broadcast to a million contacts holds a thousand in memory, never a million.
+const BatchSize = 1000
+
+// PageSize is how many of anything a listing returns at once by default.
+const PageSize = 100
+
+// MaxBroadcastText bounds a broadcast's free text as WhatsApp bounds a text message.
+const MaxBroadcastText = 4096
+
+// BroadcastRequest is the body of a broadcast: to a list of URNs or to a group, a template or free text.
+type BroadcastRequest struct {
+	URNs     []string         `json:"urns,omitempty"`
+	Group    string           `json:"group,omitempty"`
+	Template *TemplateRequest `json:"template,omitempty"`
+	Text     string           `json:"text,omitempty"`
+	DryRun   bool             `json:"dry_run,omitempty"`
+}
+
+// TemplateRequest names a template, with its category when the workspace's templates map doesn't have it.
+type TemplateRequest struct {
+	Name     string `json:"name"`
+	Category string `json:"category,omitempty"`
+}
+
+// BroadcastView is a broadcast's outcome, with a page of its recipients.
+type BroadcastView struct {
+	ID         string           `json:"id"`
+	DryRun     bool             `json:"dry_run"`
+	Sent       int              `json:"sent"`
+	Skipped    map[string]int   `json:"skipped"`
+	Total      int              `json:"total"`
+	Recipients []*RecipientView `json:"recipients"`
+	Next       string           `json:"next,omitempty"` // the cursor of the next page of recipients
+	CreatedOn  time.Time        `json:"created_on"`
+	FinishedOn *time.Time       `json:"finished_on,omitempty"`
+}
+
+// RecipientView is the decision for one recipient.
+type RecipientView struct {
+	URN      urns.URN `json:"urn"`
+	Decision string   `json:"decision"`
+	Reason   string   `json:"reason,omitempty"`
+}
+
+// broadcast is a checked BroadcastRequest.
+type broadcast struct {
+	urns   []urns.URN
+	group  *flows.Group
+	msg    engine.Message
+	text   string
+	dryRun bool
+}
+
+func readBroadcast(w *workspace, body []byte) (*broadcast, error) {
+	req := &BroadcastRequest{}
+	if err := strictjson.Unmarshal(body, req); err != nil {
+		return nil, &Error{Kind: Invalid, Err: err}
+	}
+	b := &broadcast{text: req.Text, dryRun: req.DryRun}
+
+	switch {
+	case len(req.URNs) > 0 && req.Group != "":
+		return nil, newError(Unprocessable, "urns", "give urns or group, not both")
+	case req.Group != "":
+		if b.group = w.sa.Groups().FindByName(req.Group); b.group == nil {
+			return nil, newError(Unprocessable, "group", "no group named %q", req.Group)
+		}
+	case len(req.URNs) > 0:
+		seen := make(map[urns.URN]bool, len(req.URNs))
+		for i, s := range req.URNs {
+			urn, err := parseURN(s)
+			if err != nil {
+				return nil, &Error{Kind: Unprocessable, Field: fmt.Sprintf("urns[%d]", i), Err: err}
+			}
+			if !seen[urn] {
+				seen[urn] = true
+				b.urns = append(b.urns, urn)
+			}
+		}
+	default:
+		return nil, newError(Unprocessable, "urns", "give urns or group")
+	}
+
+	switch {
+	case req.Template != nil && req.Text != "":
+		return nil, newError(Unprocessable, "text", "give template or text, not both")
+	case req.Template != nil:
+		if req.Template.Name == "" {
+			return nil, newError(Unprocessable, "template.name", "is required")
+		}
+		if req.Template.Category != "" {
+			if _, err := config.ParseCategory(req.Template.Category); err != nil {
+				return nil, &Error{Kind: Unprocessable, Field: "template.category", Err: err}
+			}
+		}
+		b.msg = engine.Message{Template: req.Template.Name, Category: req.Template.Category}
+	case req.Text != "":
+		if utf8.RuneCountInString(req.Text) > MaxBroadcastText {
+			return nil, newError(Unprocessable, "text", "is longer than %d characters", MaxBroadcastText)
+		}
+	default:
+		return nil, newError(Unprocessable, "text", "give template or text")
+	}
+	return b, nil
+}
+
+// Broadcast decides, recipient by recipient and in batches, whether the message may go, and queues it for those it
+// may go to unless it's a dry run.
+func (s *Service) Broadcast(ctx context.Context, workspaceID string, body []byte) (*BroadcastView, error) {
+	w, err := s.workspace(ctx, workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	req, err := readBroadcast(w, body)
+	if err != nil {
+		return nil, err
+	}
+
+	b := &store.Broadcast{
+		ID:        string(flows.NewEventUUID()),
+		Workspace: w.ID,
+		Request:   body,
+		DryRun:    req.dryRun,
+		CreatedOn: s.now().UTC(),
+	}
+	if err := s.store.CreateBroadcast(ctx, b); err != nil {
+		return nil, storeError(err)
+	}
+
+	next := s.recipients(w, req)
+	for {
+		batch, err := next(ctx)
+		if err != nil {
+			return nil, storeError(err)
+		}
+		if len(batch) == 0 {
+			break
+		}
+		if err := s.decideBatch(ctx, w, b, req, batch); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.store.FinishBroadcast(ctx, b.ID, s.now().UTC()); err != nil {
+		return nil, storeError(err)
+	}
+	return s.GetBroadcast(ctx, w.ID, b.ID, 0, PageSize)
+}
+
+// recipient is who a broadcast goes to: a stored contact, or a URN the workspace doesn't know yet.
+type recipient struct {
+	urn     urns.URN
+	contact *store.Contact // nil for an unknown URN
+	status  consent.Status
+}
+
+// recipients returns a function that reads the next batch of recipients, empty when there are no more.
+func (s *Service) recipients(w *workspace, req *broadcast) func(context.Context) ([]*recipient, error) {
+	if req.group != nil {
+		var after int64
+		return func(ctx context.Context) ([]*recipient, error) {
+			contacts, err := s.store.GroupContacts(ctx, w.ID, req.group.UUID(), after, BatchSize)
+			if err != nil || len(contacts) == 0 {
+				return nil, err
+			}
+			after = contacts[len(contacts)-1].ID
+			batch := make([]*recipient, len(contacts))
+			for i, c := range contacts {
+				batch[i] = &recipient{urn: c.URN, contact: c, status: c.OptStatus}
+			}
+			return batch, nil
+		}
+	}
+
+	remaining := req.urns
+	return func(ctx context.Context) ([]*recipient, error) {
+		urnz := remaining[:min(BatchSize, len(remaining))]
+		remaining = remaining[len(urnz):]
+		if len(urnz) == 0 {
+			return nil, nil
+		}
+		batch := make([]*recipient, len(urnz))
+		for i, urn := range urnz {
+			batch[i] = &recipient{urn: urn}
+		}
+
+		// a template needs only who opted out, which the instances share in Redis; free text also needs when each
+		// contact last wrote, which only the store has
+		if req.msg.Template != "" {
+			if optedOut, ok := s.cluster.OptedOut(ctx, w.ID, urnz); ok {
+				for i, r := range batch {
+					if optedOut[i] {
+						r.status = consent.OptedOut
+					}
+				}
+				return batch, nil
+			}
+		}
+		contacts, err := s.store.ContactsByURN(ctx, w.ID, urnz)
+		if err != nil {
+			return nil, err
+		}
+		byURN := make(map[urns.URN]*store.Contact, len(contacts))
+		for _, c := range contacts {
+			byURN[c.URN] = c
+		}
+		for _, r := range batch {
+			if c := byURN[r.urn]; c != nil {
+				r.contact, r.status = c, c.OptStatus
+			}
+		}
+		return batch, nil
+	}
+}
+
+func (s *Service) decideBatch(ctx context.Context, w *workspace, b *store.Broadcast, req *broadcast, batch []*recipient) error {
+	now := s.now().UTC()
+	decisions := make([]*store.BroadcastRecipient, len(batch))
+	var msgs []*store.OutgoingMsg
+
+	for i, r := range batch {
+		var lastInbound time.Time
+		if r.contact != nil {
+			lastInbound = r.contact.LastInboundOn
+		}
+		d := engine.Decide(w.cfg, r.status, lastInbound, now, req.msg)
+		decisions[i] = &store.BroadcastRecipient{URN: r.urn, Decision: decisionName(d), Reason: string(d.Reason)}
+		s.decisions.Inc("broadcast", decisionName(d), string(d.Reason))
+
+		if d.Send && !b.DryRun {
+			msg := &store.OutgoingMsg{Workspace: w.ID, URN: r.urn, Channel: w.channel.UUID(), Text: req.text, Template: req.msg.Template, Source: "broadcast", BroadcastID: b.ID, CreatedOn: now}
+			if r.contact != nil {
+				msg.ContactUUID = r.contact.UUID
+			}
+			msgs = append(msgs, msg)
+		}
+	}
+	return storeError(s.store.AddBroadcastBatch(ctx, b.ID, decisions, msgs))
+}
+
+// GetBroadcast returns a broadcast with a page of its recipients after the cursor.
+func (s *Service) GetBroadcast(ctx context.Context, workspaceID, id string, after int64, limit int) (*BroadcastView, error) {
+	b, err := s.store.GetBroadcast(ctx, workspaceID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, newError(NotFound, "", "no broadcast %q", id)
+	} else if err != nil {
+		return nil, storeError(err)
+	}
+	recipients, err := s.store.BroadcastRecipients(ctx, id, after, limit)
+	if err != nil {
+		return nil, storeError(err)
+	}
+
+	v := &BroadcastView{
+		ID:         b.ID,
+		DryRun:     b.DryRun,
+		Sent:       b.Sent,
+		Skipped:    map[string]int{string(engine.ReasonOptedOut): 0, string(engine.ReasonWindowClosed): 0},
+		Total:      b.Recipients,
+		Recipients: make([]*RecipientView, len(recipients)),
+		CreatedOn:  b.CreatedOn,
+	}
+	for reason, n := range b.Skipped {
+		v.Skipped[reason] = n
+	}
+	if !b.FinishedOn.IsZero() {
+		v.FinishedOn = &b.FinishedOn
+	}
+	for i, r := range recipients {
+		v.Recipients[i] = &RecipientView{URN: r.URN, Decision: r.Decision, Reason: r.Reason}
+	}
+	v.Next = nextCursor(len(recipients), limit, func() int64 { return recipients[len(recipients)-1].Seq })
+	return v, nil
+}
+
+func decisionName(d engine.Decision) string {
+	if d.Send {
+		return "send"
+	}
+	return "skip"
+}

@@ -1,0 +1,115 @@
+package service_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nyaruka/gocommon/urns"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/optout-dev/optout/service"
+)
+
+func TestBroadcast(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme", `{"templates": {"promo": "MARKETING", "receipt": "UTILITY"}}`)
+
+	// 1200 opted out from a list (more than a batch), 10 who wrote an hour ago, 300 nobody knows
+	var rows []*service.OptOutRow
+	var all []string
+	for i := range 1200 {
+		urn := urns.URN(fmt.Sprintf("whatsapp:55119000%05d", i))
+		rows = append(rows, &service.OptOutRow{Line: i + 2, URN: urn})
+		all = append(all, string(urn))
+	}
+	_, err := e.svc.ImportOptOuts(e.ctx, "acme", rows, nil)
+	require.NoError(t, err)
+	for i := range 10 {
+		urn := fmt.Sprintf("whatsapp:55118000%05d", i)
+		e.message("acme", urn, "oi")
+		all = append(all, urn)
+	}
+	for i := range 300 {
+		all = append(all, fmt.Sprintf("whatsapp:55117000%05d", i))
+	}
+	e.advance(time.Hour)
+
+	broadcast := func(req map[string]any) *service.BroadcastView {
+		req["urns"] = all
+		body, _ := json.Marshal(req)
+		b, err := e.svc.Broadcast(e.ctx, "acme", body)
+		require.NoError(t, err)
+		return b
+	}
+
+	promo := broadcast(map[string]any{"template": map[string]string{"name": "promo"}})
+	assert.Equal(t, 310, promo.Sent)
+	assert.Equal(t, map[string]int{"opted_out": 1200, "window_closed": 0}, promo.Skipped)
+	assert.Equal(t, 1510, promo.Total)
+	require.Len(t, promo.Recipients, service.PageSize)
+	assert.Equal(t, service.RecipientView{URN: urns.URN(all[0]), Decision: "skip", Reason: "opted_out"}, *promo.Recipients[0])
+
+	// every recipient is there, page after page, in order
+	seen := 0
+	for b := promo; ; {
+		for _, r := range b.Recipients {
+			assert.Equal(t, all[seen], string(r.URN))
+			seen++
+		}
+		if b.Next == "" {
+			break
+		}
+		after, _ := strconv.ParseInt(b.Next, 10, 64)
+		b, err = e.svc.GetBroadcast(e.ctx, "acme", promo.ID, after, 500)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 1510, seen)
+
+	receipt := broadcast(map[string]any{"template": map[string]string{"name": "receipt"}})
+	assert.Equal(t, 1510, receipt.Sent, "UTILITY counts as customer service, which reaches everyone")
+
+	unknown := broadcast(map[string]any{"template": map[string]string{"name": "mystery"}})
+	assert.Equal(t, 1200, unknown.Skipped["opted_out"], "a template of no known category fails closed")
+
+	text := broadcast(map[string]any{"text": "Olá!", "dry_run": true})
+	assert.Equal(t, 10, text.Sent)
+	assert.Equal(t, map[string]int{"opted_out": 0, "window_closed": 1500}, text.Skipped)
+	assert.True(t, text.DryRun)
+
+	outbox, _, err := e.svc.Outbox(e.ctx, "acme", 0, 1000)
+	require.NoError(t, err)
+	bySource := map[string]int{}
+	for _, m := range outbox {
+		bySource[m.Source+"/"+m.Template]++
+	}
+	assert.Equal(t, map[string]int{"broadcast/promo": 310, "broadcast/receipt": 690}, bySource, "the first page of the outbox, without the dry run's")
+
+	// a group, streamed from the store in batches
+	group, err := e.svc.Broadcast(e.ctx, "acme", []byte(`{"group": "Opted Out", "template": {"name": "x", "category": "OTP"}}`))
+	require.NoError(t, err)
+	assert.Equal(t, 1200, group.Sent)
+}
+
+func TestBroadcastErrors(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme", `{}`)
+
+	for body, msg := range map[string]string{
+		`{"urns": ["whatsapp:123"]}`: "text: give template or text",
+		`{"text": "hi"}`:             "urns: give urns or group",
+		`{"urns": ["whatsapp:123"], "group": "Opted Out", "text": "hi"}`:             "urns: give urns or group, not both",
+		`{"urns": ["whatsapp:123", "fax:1"], "text": "hi"}`:                          `urns[1]: "fax:1" is not a valid URN: unknown URN scheme`,
+		`{"group": "Nobody", "text": "hi"}`:                                          `group: no group named "Nobody"`,
+		`{"urns": ["whatsapp:123"], "template": {"name": ""}}`:                       "template.name: is required",
+		`{"urns": ["whatsapp:123"], "template": {"name": "x", "category": "PROMO"}}`: `template.category: unknown category "PROMO" (want CUST_SERVICE or UTILITY, OTP or AUTHENTICATION, MARKETING)`,
+		`{"urns": ["whatsapp:123"], "text": "hi", "template": {"name": "x"}}`:        "text: give template or text, not both",
+		`{"urns": "whatsapp:123", "text": "hi"}`:                                     "urns: must be a list, not string",
+	} {
+		_, err := e.svc.Broadcast(e.ctx, "acme", []byte(body))
+		assert.EqualError(t, err, msg, body)
+	}
+}

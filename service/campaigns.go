@@ -1,0 +1,235 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nyaruka/goflow/flows"
+	goactions "github.com/nyaruka/goflow/flows/actions"
+	"github.com/nyaruka/goflow/flows/events"
+	"github.com/nyaruka/goflow/flows/triggers"
+
+	"github.com/optout-dev/optout/consent"
+	"github.com/optout-dev/optout/engine"
+	"github.com/optout-dev/optout/export"
+	"github.com/optout-dev/optout/store"
+)
+
+// CampaignLookback is how late a campaign event may still fire: a service that was down for less catches up, while
+// a date set far in the past doesn't fire events that were due long ago.
+const CampaignLookback = 24 * time.Hour
+
+// RunCampaigns fires due campaign events every interval until ctx is done.
+func (s *Service) RunCampaigns(ctx context.Context) {
+	ticker := time.NewTicker(s.interval)
+	defer ticker.Stop()
+	for {
+		if err := s.FireCampaigns(ctx, s.now()); err != nil && ctx.Err() == nil {
+			s.log.Error("firing campaign events", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// FireCampaigns fires the campaign events that are due at now for the members of their campaigns' groups, through
+// the same decision as broadcasts: a member who opted out gets nothing but templates of the allowed categories.
+// Each event fires at most once per contact, whichever instance gets there first.
+func (s *Service) FireCampaigns(ctx context.Context, now time.Time) error {
+	ids, err := s.store.ListWorkspaces(ctx)
+	if err != nil {
+		return storeError(err)
+	}
+	var errs []error
+	for _, id := range ids {
+		w, err := s.workspace(ctx, id)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, c := range w.campaigns {
+			for _, e := range c.Events {
+				if err := s.fireEvent(ctx, w, c, e, now); err != nil {
+					errs = append(errs, fmt.Errorf("workspace %s, campaign event %s: %w", id, e.UUID, err))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// fireEvent streams the campaign's group in batches and fires the event for each member it is due for.
+func (s *Service) fireEvent(ctx context.Context, w *workspace, c *export.Campaign, e *export.CampaignEvent, now time.Time) error {
+	for after := int64(0); ; {
+		members, err := s.store.GroupContacts(ctx, w.ID, c.Group.UUID, after, BatchSize)
+		if err != nil || len(members) == 0 {
+			return storeError(err)
+		}
+		after = members[len(members)-1].ID
+
+		uuids := make([]flows.ContactUUID, len(members))
+		for i, m := range members {
+			uuids[i] = m.UUID
+		}
+		fired, err := s.store.CampaignFired(ctx, w.ID, e.UUID, uuids)
+		if err != nil {
+			return storeError(err)
+		}
+
+		for _, m := range members {
+			if fired[m.UUID] {
+				continue
+			}
+			contact, err := w.readContact(m)
+			if err != nil {
+				return err
+			}
+			if due, ok := dueTime(w, contact, e); ok && !due.After(now) && now.Sub(due) <= CampaignLookback {
+				if err := s.fire(ctx, w, c, e, m, now); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// dueTime is when the event is due for the contact, and false when the date it is relative to isn't set.
+func dueTime(w *workspace, contact *flows.Contact, e *export.CampaignEvent) (time.Time, bool) {
+	var base time.Time
+	switch e.RelativeTo.Key {
+	case "created_on":
+		base = contact.CreatedOn()
+	case "last_seen_on":
+		if contact.LastSeenOn() == nil {
+			return time.Time{}, false
+		}
+		base = *contact.LastSeenOn()
+	default:
+		field := w.sa.Fields().Get(e.RelativeTo.Key)
+		if field == nil {
+			return time.Time{}, false
+		}
+		v := contact.Fields().Get(field)
+		if v == nil || v.Datetime == nil {
+			return time.Time{}, false
+		}
+		base = v.Datetime.Native()
+	}
+
+	unit := map[export.OffsetUnit]time.Duration{export.OffsetMinute: time.Minute, export.OffsetHour: time.Hour, export.OffsetDay: 24 * time.Hour, export.OffsetWeek: 7 * 24 * time.Hour}[e.Unit]
+	due := base.UTC().Add(time.Duration(e.Offset) * unit)
+	if e.DeliveryHour != export.NoDeliveryHour {
+		due = time.Date(due.Year(), due.Month(), due.Day(), e.DeliveryHour, 0, 0, 0, time.UTC)
+	}
+	return due, true
+}
+
+// fire fires the event for one contact under its lock, re-reading it so that nothing it said meanwhile is lost.
+func (s *Service) fire(ctx context.Context, w *workspace, c *export.Campaign, e *export.CampaignEvent, member *store.Contact, now time.Time) error {
+	unlock, err := s.cluster.LockContact(ctx, w.ID, member.URN)
+	if err != nil {
+		return storeError(err)
+	}
+	defer unlock()
+
+	rec, err := s.store.ContactByURN(ctx, w.ID, member.URN)
+	if err != nil {
+		return storeError(err)
+	}
+	contact, err := w.readContact(rec)
+	if err != nil {
+		return err
+	}
+
+	d := engine.DecideCampaign(w.cfg, consent.StatusOf(w.sa, contact), rec.LastInboundOn, now, campaignMessage(w, e))
+	o := s.newOutcome(w, contact, w.channel.UUID(), "")
+	o.change.CampaignFire = &store.CampaignFire{Event: e.UUID, ContactUUID: contact.UUID(), Decision: decisionName(d), Reason: string(d.Reason), FiredOn: now.UTC()}
+
+	if d.Send {
+		if err := s.runEvent(ctx, w, c, e, o); err != nil {
+			return err
+		}
+	}
+	if err := s.finish(o); err != nil {
+		return err
+	}
+	for _, msg := range o.change.Outbox {
+		msg.Source = "campaign"
+	}
+	record, err := w.record(contact, rec.LastInboundOn)
+	if err != nil {
+		return err
+	}
+	o.change.Contacts = []*store.Contact{record}
+
+	if err := s.store.Commit(ctx, &o.change); errors.Is(err, store.ErrConflict) {
+		return nil // another instance fired it first
+	} else if err != nil {
+		return storeError(err)
+	}
+	s.committed(ctx, o)
+	s.decisions.Inc("campaign", decisionName(d), string(d.Reason))
+	return nil
+}
+
+// runEvent sends the event's message, or starts its flow as its start mode says.
+func (s *Service) runEvent(ctx context.Context, w *workspace, c *export.Campaign, e *export.CampaignEvent, o *outcome) error {
+	if e.Type == export.EventTypeMessage {
+		text := e.Message[o.contact.Language()]
+		if text == "" {
+			text = e.Message[e.BaseLanguage]
+		}
+		o.replies = append(o.replies, &store.OutgoingMsg{Workspace: w.ID, ContactUUID: o.contact.UUID(), URN: contactURN(o.contact), Channel: o.channel, Text: text, CreatedOn: s.now().UTC()})
+		return nil
+	}
+
+	_, err := s.store.WaitingSession(ctx, w.ID, o.contact.UUID())
+	inFlow := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return storeError(err)
+	}
+	if inFlow && e.StartMode == export.StartModeSkip {
+		return nil
+	}
+
+	campaign := w.sa.Campaigns().Get(c.UUID)
+	if campaign == nil {
+		return fmt.Errorf("no campaign %s in the workspace's assets", c.UUID)
+	}
+	trigger := triggers.NewBuilder(e.Flow).CampaignFired(events.NewCampaignFired(campaign, e.UUID), campaign).Build()
+	session, sprint, err := s.eng.NewSession(ctx, w.sa, w.env, o.contact, trigger, nil)
+	if err != nil {
+		return fmt.Errorf("starting %s: %w", e.Flow, err)
+	}
+	if err := s.add(o, sprint.Events(), store.SourceFlow); err != nil {
+		return err
+	}
+	if inFlow && e.StartMode == export.StartModePassive {
+		return nil // a passive start leaves the contact in the flow it was in
+	}
+	return s.keepSession(o, session, sprint)
+}
+
+// campaignMessage is what the event sends, for the decision: the first template its flow sends, else free text.
+func campaignMessage(w *workspace, e *export.CampaignEvent) engine.Message {
+	if e.Type != export.EventTypeFlow {
+		return engine.Message{}
+	}
+	flow, err := w.sa.Flows().Get(e.Flow.UUID)
+	if err != nil {
+		return engine.Message{}
+	}
+	for _, node := range flow.Nodes() {
+		for _, a := range node.Actions() {
+			if send, ok := a.(*goactions.SendMsg); ok && send.Template != nil {
+				return engine.Message{Template: send.Template.Name}
+			}
+		}
+	}
+	return engine.Message{}
+}

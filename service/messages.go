@@ -1,0 +1,295 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nyaruka/gocommon/jsonx"
+	"github.com/nyaruka/gocommon/urns"
+	"github.com/nyaruka/goflow/assets"
+	"github.com/nyaruka/goflow/flows"
+	"github.com/nyaruka/goflow/flows/events"
+	"github.com/nyaruka/goflow/flows/resumes"
+	"github.com/nyaruka/goflow/flows/triggers"
+
+	"github.com/optout-dev/optout/internal/strictjson"
+	"github.com/optout-dev/optout/keywords"
+	"github.com/optout-dev/optout/store"
+)
+
+// MessageRequest is an incoming message as the API receives it.
+type MessageRequest struct {
+	UUID       string `json:"uuid"`
+	URN        string `json:"urn"`
+	Text       string `json:"text"`
+	Channel    string `json:"channel,omitempty"`
+	Name       string `json:"name,omitempty"`
+	ReceivedOn string `json:"received_on,omitempty"`
+}
+
+// MessageResult is what the service did with a message.
+type MessageResult struct {
+	Intent   keywords.Intent `json:"intent"`
+	Language string          `json:"language"`
+	Handled  bool            `json:"handled"` // whether the interceptor took it, so that no flow saw it
+	Replies  []*Reply        `json:"replies"`
+	Contact  *ContactView    `json:"contact"`
+}
+
+// Reply is a message the service queued in answer.
+type Reply struct {
+	Text     string   `json:"text"`
+	URN      urns.URN `json:"urn"`
+	Template string   `json:"template,omitempty"`
+}
+
+// MaxTextLength bounds an incoming message's text, well above WhatsApp's 4096 characters.
+const MaxTextLength = 10000
+
+var uuidRegex = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// incoming is a checked MessageRequest.
+type incoming struct {
+	uuid       flows.InputUUID
+	urn        urns.URN
+	text       string
+	channel    assets.ChannelUUID
+	name       string
+	receivedOn time.Time
+}
+
+func (s *Service) readMessage(w *workspace, body []byte) (*incoming, error) {
+	req := &MessageRequest{}
+	if err := strictjson.Unmarshal(body, req); err != nil {
+		return nil, &Error{Kind: Invalid, Err: err}
+	}
+	m := &incoming{uuid: flows.InputUUID(req.UUID), text: req.Text, name: req.Name, channel: w.channel.UUID(), receivedOn: s.now().UTC()}
+
+	if !uuidRegex.MatchString(req.UUID) {
+		return nil, newError(Unprocessable, "uuid", "%q is not a UUID", req.UUID)
+	}
+	urn, err := parseURN(req.URN)
+	if err != nil {
+		return nil, &Error{Kind: Unprocessable, Field: "urn", Err: err}
+	}
+	m.urn = urn
+	if utf8.RuneCountInString(req.Text) > MaxTextLength {
+		return nil, newError(Unprocessable, "text", "is longer than %d characters", MaxTextLength)
+	}
+	if utf8.RuneCountInString(req.Name) > 128 {
+		return nil, newError(Unprocessable, "name", "is longer than 128 characters")
+	}
+	if req.Channel != "" {
+		if !uuidRegex.MatchString(req.Channel) {
+			return nil, newError(Unprocessable, "channel", "%q is not a UUID", req.Channel)
+		}
+		m.channel = assets.ChannelUUID(req.Channel)
+	}
+	if req.ReceivedOn != "" {
+		if m.receivedOn, err = time.Parse(time.RFC3339Nano, req.ReceivedOn); err != nil {
+			return nil, newError(Unprocessable, "received_on", "%q is not an RFC 3339 time", req.ReceivedOn)
+		}
+		m.receivedOn = m.receivedOn.UTC()
+	}
+	return m, nil
+}
+
+// parseURN reads a URN as given by a client, in the normalized form the store keys contacts by.
+func parseURN(s string) (urns.URN, error) {
+	if s == "" {
+		return urns.NilURN, errors.New("is required")
+	}
+	urn, err := urns.Parse(s)
+	if err == nil {
+		urn = urn.Normalize().Identity()
+		err = urn.Validate()
+	}
+	if err != nil {
+		return urns.NilURN, fmt.Errorf("%q is not a valid URN: %w", s, err)
+	}
+	return urn, nil
+}
+
+// HandleMessage handles an incoming message and returns the JSON of its MessageResult. The interceptor sees it
+// first; a message it doesn't take resumes the contact's waiting session or starts a flow from a trigger. All the
+// message changes is committed at once, with the result, and the same message UUID again gets that result back and
+// changes nothing.
+func (s *Service) HandleMessage(ctx context.Context, workspaceID string, body []byte) (json.RawMessage, error) {
+	w, err := s.workspace(ctx, workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.readMessage(w, body)
+	if err != nil {
+		return nil, err
+	}
+
+	if response, ok := s.cluster.Response(ctx, w.ID, string(m.uuid)); ok {
+		return response, nil
+	}
+	unlock, err := s.cluster.LockContact(ctx, w.ID, m.urn)
+	if err != nil {
+		return nil, storeError(fmt.Errorf("locking contact: %w", err))
+	}
+	defer unlock()
+
+	if response, err := s.store.ProcessedMessage(ctx, w.ID, m.uuid); err == nil {
+		return response, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, storeError(err)
+	}
+
+	o, result, err := s.handle(ctx, w, m)
+	if err != nil {
+		return nil, err
+	}
+	response := jsonx.MustMarshal(result)
+	o.change.Message = &store.ProcessedMessage{UUID: m.uuid, Response: response}
+
+	if err := s.store.Commit(ctx, &o.change); errors.Is(err, store.ErrConflict) {
+		// processed meanwhile by an instance that held the lock when ours had expired: its answer stands
+		response, err = s.store.ProcessedMessage(ctx, w.ID, m.uuid)
+		if err != nil {
+			return nil, storeError(err)
+		}
+		return response, nil
+	} else if err != nil {
+		return nil, storeError(err)
+	}
+
+	s.committed(ctx, o)
+	s.cluster.RememberResponse(ctx, w.ID, string(m.uuid), response)
+	s.messages.Inc(string(result.Intent))
+	return response, nil
+}
+
+// handle works out everything the message changes, without writing any of it.
+func (s *Service) handle(ctx context.Context, w *workspace, m *incoming) (*outcome, *MessageResult, error) {
+	rec, err := s.store.ContactByURN(ctx, w.ID, m.urn)
+	var contact *flows.Contact
+	lastInbound := m.receivedOn
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		contact, err = s.newContact(w, m.urn, m.name)
+	case err == nil:
+		contact, err = w.readContact(rec)
+		if rec.LastInboundOn.After(lastInbound) {
+			lastInbound = rec.LastInboundOn // a message delivered late doesn't move the window back
+		}
+	default:
+		return nil, nil, storeError(err)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading contact %s: %w", m.urn, err)
+	}
+	if contact.Name() == "" && m.name != "" {
+		contact.SetName(m.name)
+	}
+	contact.SetLastSeenOn(m.receivedOn)
+
+	o := s.newOutcome(w, contact, m.channel, m.uuid)
+	msg := events.NewMsgReceived(flows.NewMsgIn(m.urn, w.channel.Reference(), m.text, nil, ""), "")
+	msg.UUID_ = flows.EventUUID(m.uuid) // so that the input, and the consent event, carry the message's UUID
+	msg.CreatedOn_ = m.receivedOn
+
+	res, err := s.interceptor.Intercept(ctx, w.sa, w.env, contact, msg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("intercepting message: %w", err)
+	}
+
+	if res.Handled() {
+		if err := s.add(o, res.Events, store.SourceKeyword); err != nil {
+			return nil, nil, err
+		}
+		if res.Match.Intent == keywords.OptOut {
+			o.change.EndSession = contact.UUID() // no flow goes on talking to a contact who left
+		}
+	} else if err := s.runFlows(ctx, w, o, msg); err != nil {
+		return nil, nil, err
+	}
+
+	if err := s.finish(o); err != nil {
+		return nil, nil, err
+	}
+	record, err := w.record(contact, lastInbound)
+	if err != nil {
+		return nil, nil, err
+	}
+	o.change.Contacts = []*store.Contact{record}
+
+	result := &MessageResult{
+		Intent:   res.Match.Intent,
+		Language: string(res.Match.Language),
+		Handled:  res.Handled(),
+		Replies:  make([]*Reply, len(o.replies)),
+		Contact:  w.view(contact, lastInbound, false),
+	}
+	for i, r := range o.replies {
+		result.Replies[i] = &Reply{Text: r.Text, URN: r.URN, Template: r.Template}
+	}
+	return o, result, nil
+}
+
+// runFlows gives a message the interceptor didn't take to the contact's waiting session, or starts the flow of the
+// trigger it matches.
+func (s *Service) runFlows(ctx context.Context, w *workspace, o *outcome, msg *events.MsgReceived) error {
+	var session flows.Session
+	var sprint flows.Sprint
+
+	waiting, err := s.store.WaitingSession(ctx, w.ID, o.contact.UUID())
+	switch {
+	case err == nil && (waiting.ExpiresOn.IsZero() || waiting.ExpiresOn.After(s.now())):
+		if session, err = s.eng.ReadSession(w.sa, waiting.Data, w.env, o.contact, nil, assets.IgnoreMissing); err != nil {
+			return fmt.Errorf("reading session %s: %w", waiting.UUID, err)
+		}
+		if sprint, err = session.Resume(ctx, resumes.NewMsg(msg)); err != nil {
+			return fmt.Errorf("resuming session %s: %w", waiting.UUID, err)
+		}
+	case err == nil || errors.Is(err, store.ErrNotFound):
+		if err == nil {
+			o.change.EndSession = o.contact.UUID() // expired
+		}
+		trigger, match := w.matchTrigger(msg.Msg.Text(), o.contact, o.channel)
+		if trigger == nil {
+			return nil
+		}
+		tb := triggers.NewBuilder(trigger.Flow).MsgReceived(msg)
+		if match != nil {
+			tb = tb.WithMatch(match)
+		}
+		if session, sprint, err = s.eng.NewSession(ctx, w.sa, w.env, o.contact, tb.Build(), nil); err != nil {
+			return fmt.Errorf("starting %s: %w", trigger.Flow, err)
+		}
+	default:
+		return storeError(err)
+	}
+
+	if err := s.add(o, sprint.Events(), store.SourceFlow); err != nil {
+		return err
+	}
+	return s.keepSession(o, session, sprint)
+}
+
+// keepSession stores a session that waits for the contact, and ends the contact's waiting session otherwise.
+func (s *Service) keepSession(o *outcome, session flows.Session, sprint flows.Sprint) error {
+	if session.Status() != flows.SessionStatusWaiting {
+		o.change.EndSession = o.contact.UUID()
+		return nil
+	}
+	data, err := jsonx.Marshal(session)
+	if err != nil {
+		return err
+	}
+	o.change.Session = &store.Session{UUID: session.UUID(), ContactUUID: o.contact.UUID(), Data: data}
+	for _, e := range sprint.Events() {
+		if wait, ok := e.(*events.MsgWait); ok {
+			o.change.Session.ExpiresOn = wait.ExpiresOn
+		}
+	}
+	return nil
+}

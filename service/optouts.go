@@ -1,0 +1,349 @@
+package service
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nyaruka/gocommon/i18n"
+	"github.com/nyaruka/gocommon/urns"
+	"github.com/nyaruka/goflow/flows"
+	"github.com/nyaruka/goflow/flows/modifiers"
+
+	"github.com/optout-dev/optout/consent"
+	"github.com/optout-dev/optout/internal/strictjson"
+	"github.com/optout-dev/optout/store"
+)
+
+// ConsentRequest is the body of a consent change made through the API.
+type ConsentRequest struct {
+	Status consent.Status `json:"status"`
+}
+
+// SetConsent opts a contact out or back in at the business's request, creating the contact if the workspace doesn't
+// know its URN yet. It changes the contact as a keyword would, without the reply, and is audited with source api.
+func (s *Service) SetConsent(ctx context.Context, workspaceID string, rawURN string, body []byte) (*ContactView, error) {
+	w, err := s.workspace(ctx, workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	urn, err := parseURN(rawURN)
+	if err != nil {
+		return nil, &Error{Kind: Invalid, Field: "urn", Err: err}
+	}
+	req := &ConsentRequest{}
+	if err := strictjson.Unmarshal(body, req); err != nil {
+		return nil, &Error{Kind: Invalid, Err: err}
+	}
+	if req.Status != consent.OptedOut && req.Status != consent.OptedIn {
+		return nil, newError(Unprocessable, "status", "%q is not opted_out or opted_in", req.Status)
+	}
+
+	unlock, err := s.cluster.LockContact(ctx, w.ID, urn)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	defer unlock()
+
+	contact, lastInbound, err := s.loadOrCreate(ctx, w, urn, "")
+	if err != nil {
+		return nil, err
+	}
+	o := s.newOutcome(w, contact, w.channel.UUID(), "")
+	previous, err := consent.Apply(ctx, s.eng, w.env, w.sa, contact, req.Status, func(flows.Event) {})
+	if err != nil {
+		return nil, err
+	}
+	if previous != req.Status {
+		if err := s.recordConsent(o, previous, req.Status, "", i18n.NilLanguage, store.SourceAPI); err != nil {
+			return nil, err
+		}
+		if req.Status == consent.OptedOut {
+			o.change.EndSession = contact.UUID()
+		}
+	}
+	if err := s.finish(o); err != nil {
+		return nil, err
+	}
+	record, err := w.record(contact, lastInbound)
+	if err != nil {
+		return nil, err
+	}
+	o.change.Contacts = []*store.Contact{record}
+	if err := s.store.Commit(ctx, &o.change); err != nil {
+		return nil, storeError(err)
+	}
+	s.committed(ctx, o)
+	return w.view(contact, lastInbound, true), nil
+}
+
+// loadOrCreate reads the contact with the URN, or creates one, with when it last wrote.
+func (s *Service) loadOrCreate(ctx context.Context, w *workspace, urn urns.URN, name string) (*flows.Contact, time.Time, error) {
+	rec, err := s.store.ContactByURN(ctx, w.ID, urn)
+	if errors.Is(err, store.ErrNotFound) {
+		contact, err := s.newContact(w, urn, name)
+		return contact, time.Time{}, err
+	} else if err != nil {
+		return nil, time.Time{}, storeError(err)
+	}
+	contact, err := w.readContact(rec)
+	return contact, rec.LastInboundOn, err
+}
+
+// OptOutView is an opted-out contact in a listing.
+type OptOutView struct {
+	UUID       flows.ContactUUID `json:"uuid"`
+	URN        urns.URN          `json:"urn"`
+	Name       string            `json:"name"`
+	Language   string            `json:"language"`
+	OptedOutOn time.Time         `json:"opted_out_on"`
+}
+
+// OptOuts returns a page of the workspace's opted-out contacts after the cursor, and the cursor of the next page.
+func (s *Service) OptOuts(ctx context.Context, workspaceID string, after int64, limit int) ([]*OptOutView, string, error) {
+	if _, err := s.workspace(ctx, workspaceID); err != nil {
+		return nil, "", err
+	}
+	contacts, err := s.store.OptedOut(ctx, workspaceID, after, limit)
+	if err != nil {
+		return nil, "", storeError(err)
+	}
+	views := make([]*OptOutView, len(contacts))
+	for i, c := range contacts {
+		views[i] = &OptOutView{UUID: c.UUID, URN: c.URN, Name: c.Name, Language: string(c.Language), OptedOutOn: c.OptChangedOn}
+	}
+	return views, nextCursor(len(contacts), limit, func() int64 { return contacts[len(contacts)-1].ID }), nil
+}
+
+// CSVHeader is the header of the opt-out list as export-optouts writes it and import-optouts reads it. Only urn is
+// required when importing.
+var CSVHeader = []string{"urn", "uuid", "name", "language", "opted_out_on"}
+
+// WriteOptOutsCSV writes all of the workspace's opted-out contacts as CSV, a page at a time, calling progress with the
+// count so far after each page.
+func (s *Service) WriteOptOutsCSV(ctx context.Context, workspaceID string, out io.Writer, progress func(int)) error {
+	if _, err := s.workspace(ctx, workspaceID); err != nil {
+		return err // before writing anything, so that the API can still answer with an error
+	}
+	w := csv.NewWriter(out)
+	if err := w.Write(CSVHeader); err != nil {
+		return err
+	}
+	written := 0
+	for after := int64(0); ; {
+		page, next, err := s.OptOuts(ctx, workspaceID, after, BatchSize)
+		if err != nil {
+			return err
+		}
+		for _, o := range page {
+			var when string
+			if !o.OptedOutOn.IsZero() {
+				when = o.OptedOutOn.Format(time.RFC3339Nano)
+			}
+			if err := w.Write([]string{string(o.URN), string(o.UUID), o.Name, o.Language, when}); err != nil {
+				return err
+			}
+		}
+		written += len(page)
+		if progress != nil {
+			progress(written)
+		}
+		if next == "" {
+			break
+		}
+		after, _ = strconv.ParseInt(next, 10, 64)
+	}
+	w.Flush()
+	return w.Error()
+}
+
+// OptOutRow is a row of an opt-out list being imported.
+type OptOutRow struct {
+	Line       int
+	URN        urns.URN
+	Name       string
+	Language   i18n.Language
+	OptedOutOn time.Time // zero: now
+}
+
+// ReadOptOutsCSV reads an opt-out list, checking every row: the error lists each bad row by its line number, so that
+// one round of fixes is enough. Columns other than those of CSVHeader are ignored.
+func ReadOptOutsCSV(in io.Reader) ([]*OptOutRow, error) {
+	r := csv.NewReader(in)
+	r.FieldsPerRecord = -1
+	header, err := r.Read()
+	if err == io.EOF {
+		return nil, errors.New("line 1: the file is empty: expected a header with a urn column")
+	} else if err != nil {
+		return nil, err
+	}
+	col := map[string]int{}
+	for i, name := range header {
+		col[strings.ToLower(strings.TrimSpace(strings.TrimPrefix(name, "\ufeff")))] = i
+	}
+	if _, ok := col["urn"]; !ok {
+		return nil, fmt.Errorf("line 1: the header %q has no urn column", strings.Join(header, ","))
+	}
+	get := func(record []string, name string) string {
+		if i, ok := col[name]; ok && i < len(record) {
+			return strings.TrimSpace(record[i])
+		}
+		return ""
+	}
+
+	var rows []*OptOutRow
+	var problems []string
+	seen := map[urns.URN]int{}
+	for {
+		record, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		line, _ := r.FieldPos(0)
+		if err != nil {
+			problems = append(problems, err.Error())
+			if _, ok := err.(*csv.ParseError); ok {
+				continue
+			}
+			break
+		}
+
+		row := &OptOutRow{Line: line, Name: get(record, "name")}
+		urn, err := parseURN(get(record, "urn"))
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("line %d: urn: %s", line, err))
+			continue
+		}
+		if first, dup := seen[urn]; dup {
+			problems = append(problems, fmt.Sprintf("line %d: urn: %s is also on line %d", line, urn, first))
+			continue
+		}
+		seen[urn] = line
+		row.URN = urn
+		if lang := get(record, "language"); lang != "" {
+			if _, err := i18n.ParseLanguage(lang); err != nil {
+				problems = append(problems, fmt.Sprintf("line %d: language: %q is not an ISO 639-3 code", line, lang))
+				continue
+			}
+			row.Language = i18n.Language(lang)
+		}
+		if when := get(record, "opted_out_on"); when != "" {
+			if row.OptedOutOn, err = time.Parse(time.RFC3339Nano, when); err != nil {
+				problems = append(problems, fmt.Sprintf("line %d: opted_out_on: %q is not an RFC 3339 time", line, when))
+				continue
+			}
+		}
+		rows = append(rows, row)
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("%d bad rows, nothing imported:\n%s", len(problems), strings.Join(problems, "\n"))
+	}
+	return rows, nil
+}
+
+// OptOutImportResult counts what an opt-out import did.
+type OptOutImportResult struct {
+	Rows       int `json:"rows"`
+	OptedOut   int `json:"opted_out"`    // contacts whose status changed
+	Unchanged  int `json:"unchanged"`    // already opted out
+	NewContact int `json:"new_contacts"` // URNs the workspace didn't know
+}
+
+// ImportOptOuts opts out every contact of the list in one change, so that a failure imports nothing. The changes are
+// audited with source import and notify no webhook: the business already has the list. progress is called with
+// the rows prepared so far.
+func (s *Service) ImportOptOuts(ctx context.Context, workspaceID string, rows []*OptOutRow, progress func(int)) (*OptOutImportResult, error) {
+	w, err := s.workspace(ctx, workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	result := &OptOutImportResult{Rows: len(rows)}
+	change := &store.Change{Workspace: w.ID}
+
+	for start := 0; start < len(rows); start += BatchSize {
+		batch := rows[start:min(start+BatchSize, len(rows))]
+		urnz := make([]urns.URN, len(batch))
+		for i, r := range batch {
+			urnz[i] = r.URN
+		}
+		existing, err := s.store.ContactsByURN(ctx, w.ID, urnz)
+		if err != nil {
+			return nil, storeError(err)
+		}
+
+		byURN := make(map[urns.URN]*store.Contact, len(existing))
+		for _, c := range existing {
+			byURN[c.URN] = c
+		}
+
+		for _, r := range batch {
+			var contact *flows.Contact
+			var lastInbound time.Time
+			if rec := byURN[r.URN]; rec != nil {
+				contact, err = w.readContact(rec)
+				lastInbound = rec.LastInboundOn
+			} else {
+				contact, err = s.newContact(w, r.URN, r.Name)
+				result.NewContact++
+			}
+			if err != nil {
+				return nil, fmt.Errorf("line %d: %w", r.Line, err)
+			}
+			if contact.Language() == "" && r.Language != "" {
+				contact.SetLanguage(r.Language)
+			}
+
+			changed, err := s.importRow(ctx, w, change, contact, r)
+			if err != nil {
+				return nil, fmt.Errorf("line %d: %w", r.Line, err)
+			}
+			if changed {
+				result.OptedOut++
+			} else {
+				result.Unchanged++
+			}
+			record, err := w.record(contact, lastInbound)
+			if err != nil {
+				return nil, err
+			}
+			change.Contacts = append(change.Contacts, record)
+		}
+		if progress != nil {
+			progress(start + len(batch))
+		}
+	}
+
+	if err := s.store.Commit(ctx, change); err != nil {
+		return nil, storeError(err)
+	}
+	s.cluster.Invalidate(ctx, w.ID)
+	return result, nil
+}
+
+// importRow opts one contact out, dating the change as the row does, and adds it to the import's change.
+func (s *Service) importRow(ctx context.Context, w *workspace, change *store.Change, contact *flows.Contact, r *OptOutRow) (bool, error) {
+	o := s.newOutcome(w, contact, w.channel.UUID(), "")
+	previous, err := consent.Apply(ctx, s.eng, w.env, w.sa, contact, consent.OptedOut, func(flows.Event) {})
+	if err != nil || previous == consent.OptedOut {
+		return false, err
+	}
+	if err := s.recordConsent(o, previous, consent.OptedOut, "", r.Language, store.SourceImport); err != nil {
+		return false, err
+	}
+	if !r.OptedOutOn.IsZero() {
+		o.change.Consent[0].OccurredOn = r.OptedOutOn.UTC()
+		if field := w.sa.Fields().Get(consent.ChangedOnField); field != nil {
+			mod := modifiers.NewField(field, r.OptedOutOn.UTC().Format(time.RFC3339Nano))
+			if _, err := modifiers.Apply(ctx, s.eng, w.env, w.sa, contact, mod, func(flows.Event) {}); err != nil {
+				return false, err
+			}
+		}
+	}
+	change.Consent = append(change.Consent, o.change.Consent...)
+	return true, nil
+}

@@ -1,0 +1,83 @@
+package service_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/optout-dev/optout/service"
+)
+
+func TestOptOutListsRoundTrip(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme", `{}`)
+	e.message("acme", "whatsapp:5511987650001", "parar")
+	e.message("acme", "whatsapp:5511987650002", "oi")
+
+	rows, err := service.ReadOptOutsCSV(strings.NewReader("\ufeffURN,name,language,opted_out_on,notes\n" +
+		"whatsapp:5511987650001,Ana,por,,already out\n" +
+		"whatsapp:5511987650002,,,2026-01-02T03:04:05Z,\n" +
+		"whatsapp:5511987650003,\"Carla \"\"Cacá\"\" O'Neil; DROP TABLE contacts;--\",spa,,\n"))
+	require.NoError(t, err)
+	require.Len(t, rows, 3)
+	assert.Equal(t, 4, rows[2].Line)
+
+	var progress []int
+	result, err := e.svc.ImportOptOuts(e.ctx, "acme", rows, func(n int) { progress = append(progress, n) })
+	require.NoError(t, err)
+	assert.Equal(t, &service.OptOutImportResult{Rows: 3, OptedOut: 2, Unchanged: 1, NewContact: 1}, result)
+	assert.Equal(t, []int{3}, progress)
+
+	events := e.events("acme", "")
+	require.Len(t, events, 3)
+	assert.Equal(t, "import", string(events[1].Source))
+	assert.Equal(t, "2026-01-02T03:04:05Z", events[1].OccurredOn.Format("2006-01-02T15:04:05Z07:00"))
+	assert.Len(t, e.webhooks("acme"), 1, "the keyword's only: the business already has the list it imports")
+
+	carla, err := e.svc.Contact(e.ctx, "acme", "whatsapp:5511987650003")
+	require.NoError(t, err)
+	assert.Equal(t, `Carla "Cacá" O'Neil; DROP TABLE contacts;--`, carla.Name)
+	assert.Equal(t, "spa", carla.Language)
+	assert.Equal(t, "opted_out", string(carla.OptStatus))
+
+	var out bytes.Buffer
+	require.NoError(t, e.svc.WriteOptOutsCSV(e.ctx, "acme", &out, nil))
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.Len(t, lines, 4)
+	assert.Equal(t, "urn,uuid,name,language,opted_out_on", lines[0])
+	assert.True(t, strings.HasPrefix(lines[2], "whatsapp:5511987650002,"))
+	assert.True(t, strings.HasSuffix(lines[2], ",,2026-01-02T03:04:05Z"), lines[2])
+	assert.Contains(t, lines[3], `"Carla ""Cacá"" O'Neil; DROP TABLE contacts;--",spa`)
+
+	// what export writes, import reads, into another workspace
+	e.workspace("copy", `{}`)
+	rows, err = service.ReadOptOutsCSV(&out)
+	require.NoError(t, err)
+	result, err = e.svc.ImportOptOuts(e.ctx, "copy", rows, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 3, result.OptedOut)
+}
+
+func TestReadOptOutsCSVErrors(t *testing.T) {
+	_, err := service.ReadOptOutsCSV(strings.NewReader(""))
+	assert.EqualError(t, err, "line 1: the file is empty: expected a header with a urn column")
+
+	_, err = service.ReadOptOutsCSV(strings.NewReader("phone,name\n+5511,Ana\n"))
+	assert.EqualError(t, err, `line 1: the header "phone,name" has no urn column`)
+
+	_, err = service.ReadOptOutsCSV(strings.NewReader("urn,language,opted_out_on\n" +
+		"whatsapp:5511987650001,por,\n" +
+		"5511987650002,,\n" +
+		"whatsapp:5511987650001,,\n" +
+		"whatsapp:5511987650004,portuguese,\n" +
+		"whatsapp:5511987650005,,yesterday\n" +
+		"whatsapp:5511987650006,,\n"))
+	assert.EqualError(t, err, `4 bad rows, nothing imported:
+line 3: urn: "5511987650002" is not a valid URN: path cannot be empty
+line 4: urn: whatsapp:5511987650001 is also on line 2
+line 5: language: "portuguese" is not an ISO 639-3 code
+line 6: opted_out_on: "yesterday" is not an RFC 3339 time`)
+}

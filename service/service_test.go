@@ -1,0 +1,240 @@
+package service_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nyaruka/gocommon/dates"
+	"github.com/nyaruka/gocommon/uuids"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/optout-dev/optout/cluster"
+	"github.com/optout-dev/optout/metrics"
+	"github.com/optout-dev/optout/service"
+	"github.com/optout-dev/optout/store"
+	"github.com/optout-dev/optout/webhook"
+)
+
+// env is a service on a fresh embedded store, with a clock the test moves.
+type env struct {
+	t     *testing.T
+	ctx   context.Context
+	store store.Store
+	svc   *service.Service
+
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newEnv(t *testing.T) *env {
+	ctx := context.Background()
+	st, err := store.Open(ctx, t.TempDir())
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	coord, err := cluster.New("", st, st, log)
+	require.NoError(t, err)
+	t.Cleanup(func() { coord.Close() })
+
+	e := &env{t: t, ctx: ctx, store: st, now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
+
+	// goflow dates waits and field changes by its own clock, which has to agree with the service's
+	dates.SetNowFunc(e.clock)
+	t.Cleanup(func() { dates.SetNowFunc(time.Now) })
+	e.svc = service.New(service.Options{
+		Store: st, Cluster: coord, Policy: &webhook.Policy{AllowPrivate: true}, Metrics: &metrics.Registry{}, Log: log, Now: e.clock,
+	})
+	return e
+}
+
+func (e *env) clock() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.now
+}
+
+func (e *env) advance(d time.Duration) {
+	e.mu.Lock()
+	e.now = e.now.Add(d)
+	e.mu.Unlock()
+}
+
+// workspace creates a workspace with the given configuration.
+func (e *env) workspace(id string, config string) {
+	_, created, err := e.svc.PutWorkspace(e.ctx, id, []byte(config))
+	require.NoError(e.t, err)
+	require.True(e.t, created)
+}
+
+func (e *env) importFile(ws, path string) {
+	data, err := os.ReadFile(path)
+	require.NoError(e.t, err)
+	_, err = e.svc.Import(e.ctx, ws, data)
+	require.NoError(e.t, err)
+}
+
+// message sends a message and returns its result.
+func (e *env) message(ws, urn, text string) *service.MessageResult {
+	return e.messageWithUUID(ws, string(uuids.NewV4()), urn, text)
+}
+
+func (e *env) messageWithUUID(ws, uuid, urn, text string) *service.MessageResult {
+	body, _ := json.Marshal(map[string]string{"uuid": uuid, "urn": urn, "text": text})
+	raw, err := e.svc.HandleMessage(e.ctx, ws, body)
+	require.NoError(e.t, err)
+	result := &service.MessageResult{}
+	require.NoError(e.t, json.Unmarshal(raw, result))
+	return result
+}
+
+func replies(r *service.MessageResult) []string {
+	texts := make([]string, len(r.Replies))
+	for i, reply := range r.Replies {
+		texts[i] = reply.Text
+	}
+	return texts
+}
+
+func (e *env) events(ws, urn string) []*service.ConsentEventView {
+	events, _, err := e.svc.ConsentEvents(e.ctx, ws, urn, 0, 100)
+	require.NoError(e.t, err)
+	return events
+}
+
+func (e *env) webhooks(ws string) []*service.WebhookEventView {
+	hooks, _, err := e.svc.WebhookEvents(e.ctx, ws, "", 0, 100)
+	require.NoError(e.t, err)
+	return hooks
+}
+
+func TestMessages(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme", `{"webhook": {"url": "http://127.0.0.1:9/hook", "secret": "a-secret-long-enough"}}`)
+	e.importFile("acme", "../../shared/rapidpro-exports/rating_10.json")
+	ana := "whatsapp:5511987650001"
+
+	// an ordinary message from a new contact: nothing catches it, nothing answers
+	r := e.message("acme", ana, "Olá")
+	assert.Equal(t, "none", string(r.Intent))
+	assert.False(t, r.Handled)
+	assert.Empty(t, r.Replies)
+	assert.Equal(t, "", string(r.Contact.OptStatus))
+
+	// a keyword trigger starts the imported flow, which waits for an answer
+	r = e.message("acme", ana, "rating")
+	assert.Equal(t, []string{"How do you rate the experience? Answer with a number below 10"}, replies(r))
+	_, err := e.store.WaitingSession(e.ctx, "acme", r.Contact.UUID)
+	require.NoError(t, err)
+
+	// an opt-out in the middle of it: the reply, and the flow is interrupted
+	uuid := string(uuids.NewV4())
+	r = e.messageWithUUID("acme", uuid, ana, "Parar!")
+	assert.True(t, r.Handled)
+	assert.Equal(t, "opt_out", string(r.Intent))
+	assert.Equal(t, []string{"Seu pedido para sair da conversa foi atendido. Favor enviar #voltar para retornar!"}, replies(r))
+	assert.Equal(t, "opted_out", string(r.Contact.OptStatus))
+	assert.Equal(t, []string{"Opted Out"}, r.Contact.Groups)
+	_, err = e.store.WaitingSession(e.ctx, "acme", r.Contact.UUID)
+	assert.ErrorIs(t, err, store.ErrNotFound)
+
+	// so the next message doesn't go to the flow it left
+	r = e.message("acme", ana, "7")
+	assert.Empty(t, r.Replies)
+
+	events := e.events("acme", ana)
+	require.Len(t, events, 1)
+	assert.Equal(t, "undefined", events[0].Before)
+	assert.Equal(t, "opted_out", events[0].After)
+	assert.Equal(t, "parar", events[0].Keyword)
+	assert.Equal(t, "por", events[0].Language)
+	assert.Equal(t, store.SourceKeyword, events[0].Source)
+	assert.Equal(t, uuid, string(events[0].MsgUUID))
+
+	hooks := e.webhooks("acme")
+	require.Len(t, hooks, 1)
+	assert.Equal(t, store.WebhookPending, hooks[0].Status)
+	var body map[string]any
+	require.NoError(t, json.Unmarshal(hooks[0].Body, &body))
+	assert.Equal(t, "opt_out", body["event"])
+	assert.Equal(t, map[string]any{"workspace": "acme", "name": "acme"}, body["client_info"])
+
+	// the same message again: the same answer, nothing more
+	again := e.messageWithUUID("acme", uuid, ana, "Parar!")
+	assert.Equal(t, r.Contact.UUID, again.Contact.UUID)
+	assert.Equal(t, "opt_out", string(again.Intent))
+	assert.Len(t, e.events("acme", ana), 1)
+	assert.Len(t, e.webhooks("acme"), 1)
+
+	// saying it again changes nothing, but is answered
+	r = e.message("acme", ana, "sair")
+	assert.Len(t, r.Replies, 1)
+	assert.Len(t, e.events("acme", ana), 1)
+
+	// and back
+	r = e.message("acme", ana, "#VOLVER")
+	assert.Equal(t, []string{"Se ha concedido su solicitud para volver a la conversación! Bienvenido de nuevo!"}, replies(r))
+	assert.Equal(t, "opted_in", string(r.Contact.OptStatus))
+	assert.Empty(t, r.Contact.Groups)
+	assert.Len(t, e.events("acme", ana), 2)
+	assert.Len(t, e.webhooks("acme"), 2)
+
+	contact, err := e.svc.Contact(e.ctx, "acme", ana)
+	require.NoError(t, err)
+	assert.Equal(t, "opted_in", contact.Fields["optout_status"])
+	assert.Equal(t, e.clock(), *contact.LastInboundOn)
+}
+
+func TestFlowsChangeConsent(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme", `{}`)
+	e.importFile("acme", "testdata/opt_out_button.json")
+	ana := "whatsapp:5511987650001"
+
+	r := e.message("acme", ana, "novidades")
+	assert.Equal(t, []string{"Novidades toda semana! Responda 1 para não receber mais ou 2 para continuar."}, replies(r))
+
+	// the flow's own opt_out action: audited as a flow's change, with no keyword
+	r = e.message("acme", ana, "1")
+	assert.False(t, r.Handled)
+	assert.Equal(t, "opted_out", string(r.Contact.OptStatus))
+	assert.Equal(t, []string{"Seu pedido para sair da conversa foi atendido. Favor enviar #voltar para retornar!"}, replies(r))
+
+	// a flow setting the field itself is audited too
+	e.message("acme", ana, "novidades")
+	r = e.message("acme", ana, "2")
+	assert.Equal(t, "opted_in", string(r.Contact.OptStatus))
+
+	events := e.events("acme", "")
+	require.Len(t, events, 2)
+	assert.Equal(t, []string{"flow", "", "opted_out"}, []string{string(events[0].Source), events[0].Keyword, events[0].After})
+	assert.Equal(t, []string{"flow", "", "opted_in"}, []string{string(events[1].Source), events[1].Keyword, events[1].After})
+	assert.Len(t, e.webhooks("acme"), 2, "every change notifies, whatever made it")
+}
+
+func TestSetConsent(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme", `{"group": "Não Perturbe"}`)
+
+	contact, err := e.svc.SetConsent(e.ctx, "acme", "whatsapp:5511987650009", []byte(`{"status": "opted_out"}`))
+	require.NoError(t, err)
+	assert.Equal(t, "opted_out", string(contact.OptStatus))
+	assert.Equal(t, []string{"Não Perturbe"}, contact.Groups)
+
+	events := e.events("acme", "whatsapp:5511987650009")
+	require.Len(t, events, 1)
+	assert.Equal(t, store.SourceAPI, events[0].Source)
+
+	_, err = e.svc.SetConsent(e.ctx, "acme", "whatsapp:5511987650009", []byte(`{"status": "gone"}`))
+	assert.EqualError(t, err, `status: "gone" is not opted_out or opted_in`)
+	assert.Equal(t, service.Unprocessable, service.KindOf(err))
+	_, err = e.svc.SetConsent(e.ctx, "acme", "nonsense", []byte(`{"status": "opted_in"}`))
+	assert.Equal(t, service.Invalid, service.KindOf(err))
+}

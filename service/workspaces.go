@@ -1,0 +1,342 @@
+package service
+
+import (
+	"context"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nyaruka/gocommon/i18n"
+	"github.com/nyaruka/gocommon/jsonx"
+	"github.com/nyaruka/goflow/assets"
+	"github.com/nyaruka/goflow/envs"
+	"github.com/nyaruka/goflow/flows"
+
+	"github.com/optout-dev/optout/config"
+	"github.com/optout-dev/optout/consent"
+	"github.com/optout-dev/optout/engine"
+	"github.com/optout-dev/optout/export"
+	exports "github.com/optout-dev/optout/flows"
+	"github.com/optout-dev/optout/internal/strictjson"
+	"github.com/optout-dev/optout/store"
+)
+
+// workspace is a stored workspace compiled for handling messages: its configuration, its goflow assets and
+// environment, and what its triggers and campaigns are.
+type workspace struct {
+	*store.Workspace
+	cfg       *config.Config
+	doc       *config.Document
+	sa        flows.SessionAssets
+	env       envs.Environment
+	channel   *flows.Channel
+	triggers  []*export.Trigger
+	campaigns []*export.Campaign
+}
+
+// workspace returns the compiled workspace, reading the stored one on every call so that a change made through
+// another instance is seen at once, and compiling it again only when its version changed.
+func (s *Service) workspace(ctx context.Context, id string) (*workspace, error) {
+	ws, err := s.store.GetWorkspace(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, newError(NotFound, "", "no workspace %q", id)
+	} else if err != nil {
+		return nil, storeError(err)
+	}
+
+	s.mu.Lock()
+	cached := s.workspaces[id]
+	s.mu.Unlock()
+	if cached != nil && cached.Version == ws.Version {
+		return cached, nil
+	}
+
+	w, err := s.compile(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.workspaces[id] = w
+	s.mu.Unlock()
+	return w, nil
+}
+
+func (s *Service) compile(ctx context.Context, ws *store.Workspace) (*workspace, error) {
+	doc := &config.Document{}
+	if err := jsonx.Unmarshal(ws.Config, doc); err != nil {
+		return nil, fmt.Errorf("reading workspace %s's configuration: %w", ws.ID, err)
+	}
+	cfg, err := doc.Compile()
+	if err != nil {
+		return nil, fmt.Errorf("compiling workspace %s's configuration: %w", ws.ID, err)
+	}
+	exp, err := s.store.Assets(ctx, ws.ID)
+	if err != nil {
+		return nil, storeError(err)
+	}
+
+	channelUUID := ChannelUUID(ws.ID)
+	extra := jsonx.MustMarshal(map[string]any{"channels": []map[string]any{{
+		"uuid": channelUUID, "name": "WhatsApp", "address": "", "schemes": []string{"whatsapp", "tel"}, "roles": []string{"send", "receive"},
+	}}})
+	src, err := exp.Source(extra)
+	if err != nil {
+		return nil, fmt.Errorf("reading workspace %s's assets: %w", ws.ID, err)
+	}
+
+	// goflow's default language is the first allowed one
+	langs := []i18n.Language{cfg.Keywords.DefaultLanguage()}
+	for _, l := range cfg.Keywords.Languages() {
+		if l != langs[0] {
+			langs = append(langs, l)
+		}
+	}
+	env := envs.NewBuilder().WithAllowedLanguages(langs...).Build()
+
+	sa, err := engine.NewSessionAssets(env, src, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("building workspace %s's assets: %w", ws.ID, err)
+	}
+	return &workspace{
+		Workspace: ws,
+		cfg:       cfg,
+		doc:       doc,
+		sa:        sa,
+		env:       env,
+		channel:   sa.Channels().Get(channelUUID),
+		triggers:  exp.Triggers,
+		campaigns: exp.Campaigns,
+	}, nil
+}
+
+// ChannelUUID is the UUID of the WhatsApp channel the service gives each workspace, derived from the workspace's ID
+// so that every instance agrees on it without storing it.
+func ChannelUUID(workspace string) assets.ChannelUUID {
+	h := sha1.Sum([]byte("optout channel\x00" + workspace))
+	h[6] = h[6]&0x0f | 0x50 // version 5: name-based
+	h[8] = h[8]&0x3f | 0x80
+	x := hex.EncodeToString(h[:16])
+	return assets.ChannelUUID(x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32])
+}
+
+// WorkspaceRequest is the body of the workspace PUT: the opt-out configuration, plus what only the service has.
+type WorkspaceRequest struct {
+	config.Document
+
+	Name    string           `json:"name,omitempty"`
+	Webhook *WebhookSettings `json:"webhook,omitempty"` // kept as it is when absent
+	Token   *string          `json:"token,omitempty"`   // kept as it is when absent; "" removes it
+}
+
+// WebhookSettings is where the business is notified of consent changes.
+type WebhookSettings struct {
+	URL    string `json:"url"`
+	Secret string `json:"secret"`
+}
+
+// WorkspaceView is a workspace as the API shows it: the webhook secret is never shown, only whether there is one.
+type WorkspaceView struct {
+	ID string `json:"id"`
+	config.Document
+	Name      string          `json:"name"`
+	Webhook   WebhookSettings `json:"webhook"`
+	HasToken  bool            `json:"has_token"`
+	Version   int64           `json:"version"`
+	CreatedOn time.Time       `json:"created_on"`
+	UpdatedOn time.Time       `json:"updated_on"`
+}
+
+// Redacted is what the API shows instead of a webhook secret.
+const Redacted = "********"
+
+// MinTokenLength and MinSecretLength keep workspace tokens and webhook secrets long enough not to be guessed.
+const (
+	MinTokenLength  = 16
+	MinSecretLength = 16
+)
+
+var workspaceIDRegex = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
+
+// PutWorkspace creates or updates a workspace from the JSON body of a PUT, returning it as the API shows it and
+// whether it was created. A new workspace gets the plugin's export (its fields, group and system flow).
+func (s *Service) PutWorkspace(ctx context.Context, id string, body []byte) (*WorkspaceView, bool, error) {
+	if !workspaceIDRegex.MatchString(id) {
+		return nil, false, newError(Invalid, "workspace", "%q is not a workspace ID: use up to 64 letters, digits, '.', '_' and '-'", id)
+	}
+	req := &WorkspaceRequest{}
+	if err := strictjson.Unmarshal(body, req); err != nil {
+		return nil, false, &Error{Kind: Invalid, Err: err}
+	}
+	cfg, err := req.Document.Compile()
+	if err != nil {
+		return nil, false, &Error{Kind: Unprocessable, Err: err}
+	}
+
+	ws, err := s.store.GetWorkspace(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		ws = &store.Workspace{ID: id, Name: id}
+	} else if err != nil {
+		return nil, false, storeError(err)
+	}
+
+	if req.Name != "" {
+		if utf8.RuneCountInString(req.Name) > 128 {
+			return nil, false, newError(Unprocessable, "name", "is longer than 128 characters")
+		}
+		ws.Name = req.Name
+	}
+	if req.Webhook != nil {
+		if err := s.checkWebhook(ctx, req.Webhook); err != nil {
+			return nil, false, err
+		}
+		ws.WebhookURL, ws.WebhookSecret = req.Webhook.URL, req.Webhook.Secret
+	}
+	if req.Token != nil {
+		switch {
+		case *req.Token == "":
+			ws.TokenHash = ""
+		case utf8.RuneCountInString(*req.Token) < MinTokenLength:
+			return nil, false, newError(Unprocessable, "token", "is shorter than %d characters", MinTokenLength)
+		default:
+			ws.TokenHash = hashToken(*req.Token)
+		}
+	}
+	ws.Config = jsonx.MustMarshal(req.Document)
+
+	created, err := s.store.PutWorkspace(ctx, ws, []string{cfg.Group})
+	if err != nil {
+		return nil, false, storeError(err)
+	}
+	if err := s.ensurePluginAssets(ctx, id); err != nil {
+		return nil, false, err
+	}
+
+	view, err := s.GetWorkspace(ctx, id)
+	return view, created, err
+}
+
+func (s *Service) checkWebhook(ctx context.Context, w *WebhookSettings) error {
+	if w.URL == "" {
+		if w.Secret != "" {
+			return newError(Unprocessable, "webhook.url", "is required with a secret")
+		}
+		return nil
+	}
+	if err := s.policy.CheckURL(ctx, w.URL); err != nil {
+		return newError(Unprocessable, "webhook.url", "%s", strings.TrimPrefix(err.Error(), "webhook.url: "))
+	}
+	if w.Secret == Redacted {
+		return newError(Unprocessable, "webhook.secret", "is the redacted placeholder: send the secret itself")
+	}
+	if utf8.RuneCountInString(w.Secret) < MinSecretLength {
+		return newError(Unprocessable, "webhook.secret", "is shorter than %d characters: every notification is signed with it", MinSecretLength)
+	}
+	return nil
+}
+
+// ensurePluginAssets imports the plugin's export into a workspace that lacks its fields, which every new workspace
+// does: without them an opt-out could be answered but not recorded.
+func (s *Service) ensurePluginAssets(ctx context.Context, id string) error {
+	exp, err := s.store.Assets(ctx, id)
+	if err != nil {
+		return storeError(err)
+	}
+	hasField := func(key string) bool {
+		return slices.ContainsFunc(exp.Fields, func(f *export.Field) bool { return f.Key == key })
+	}
+	if hasField(consent.StatusField) && hasField(consent.ChangedOnField) {
+		return nil
+	}
+
+	data, err := exports.Exports.ReadFile(exports.Plugin)
+	if err != nil {
+		return err
+	}
+	plugin, err := export.Read(data)
+	if err != nil {
+		return fmt.Errorf("reading the plugin's export: %w", err)
+	}
+	return storeError(s.store.Import(ctx, id, plugin))
+}
+
+// GetWorkspace returns the workspace as the API shows it.
+func (s *Service) GetWorkspace(ctx context.Context, id string) (*WorkspaceView, error) {
+	w, err := s.workspace(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	view := &WorkspaceView{
+		ID:        w.ID,
+		Document:  *w.doc,
+		Name:      w.Name,
+		Webhook:   WebhookSettings{URL: w.WebhookURL},
+		HasToken:  w.TokenHash != "",
+		Version:   w.Version,
+		CreatedOn: w.CreatedOn,
+		UpdatedOn: w.UpdatedOn,
+	}
+	if w.WebhookSecret != "" {
+		view.Webhook.Secret = Redacted
+	}
+	return view, nil
+}
+
+// Authorize says whether the token is the workspace's own. The API checks the admin token itself.
+func (s *Service) Authorize(ctx context.Context, id string, token string) (bool, error) {
+	ws, err := s.store.GetWorkspace(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, storeError(err)
+	}
+	return ws.TokenHash != "" && subtle.ConstantTimeCompare([]byte(ws.TokenHash), []byte(hashToken(token))) == 1, nil
+}
+
+// TokenWorkspace returns the workspace whose token it is, or "" when it is nobody's, so that the API can tell a
+// token of another workspace (403) from a token that is no good at all (401).
+func (s *Service) TokenWorkspace(ctx context.Context, token string) (string, error) {
+	id, err := s.store.WorkspaceByToken(ctx, hashToken(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	} else if err != nil {
+		return "", storeError(err)
+	}
+	return id, nil
+}
+
+func hashToken(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+// ImportResult counts what an import brought in.
+type ImportResult struct {
+	Flows     int `json:"flows"`
+	Fields    int `json:"fields"`
+	Groups    int `json:"groups"`
+	Triggers  int `json:"triggers"`
+	Campaigns int `json:"campaigns"`
+}
+
+// Import adds a RapidPro export to the workspace's assets.
+func (s *Service) Import(ctx context.Context, id string, body []byte) (*ImportResult, error) {
+	if _, err := s.workspace(ctx, id); err != nil {
+		return nil, err
+	}
+	exp, err := export.Read(body)
+	if err != nil {
+		return nil, &Error{Kind: Unprocessable, Err: err}
+	}
+	if err := s.store.Import(ctx, id, exp); err != nil {
+		return nil, storeError(err)
+	}
+	return &ImportResult{Flows: len(exp.Flows), Fields: len(exp.Fields), Groups: len(exp.Groups), Triggers: len(exp.Triggers), Campaigns: len(exp.Campaigns)}, nil
+}
