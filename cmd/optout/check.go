@@ -17,7 +17,7 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			"object per TEXT, one per line: its intent (opt_out, opt_in or none), the language of the match and the\n"+
 			"normalized keyword.", stderr)
 	configFile := fs.String("config", "", "workspace configuration `FILE` (defaults when not given)")
-	contactLang := fs.String("contact-lang", "", "the contact's `LANG`uage, ISO 639-3, which decides the language of words of several languages")
+	contactLang := fs.String("contact-lang", "", "the contact's language `LANG` (ISO 639-3), which decides the language of words of several languages")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

@@ -1,5 +1,5 @@
 // Command optout is the opt-out plugin's one binary: it checks messages against the keyword catalog, chats with a
-// flow in the terminal, validates flow exports, and runs the service.
+// flow in the terminal, validates flow exports, runs the service, and moves opt-out lists in and out of it.
 package main
 
 import (
@@ -23,6 +23,9 @@ var commands = []command{
 	{"check", "print the intent, language and keyword of each text", runCheck},
 	{"simulate", "chat with a flow in the terminal with the plugin active", runSimulate},
 	{"flows validate", "check that files are valid flow exports or flows", runFlowsValidate},
+	{"serve", "run the service: HTTP API, webhooks, campaigns", runServe},
+	{"import-optouts", "opt out the contacts of a CSV list", runImportOptOuts},
+	{"export-optouts", "write a workspace's opted-out contacts as CSV", runExportOptOuts},
 }
 
 func main() {

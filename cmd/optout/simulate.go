@@ -36,7 +36,7 @@ func runSimulate(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 			"Prints the replies (<) and the contact's field and group changes. The flow starts when the simulation\n"+
 			"does, and again on the next message once it has ended. Ends with the input (Ctrl-D).", stderr)
 	flowFile := fs.String("flow", "", "export or flow definition `FILE` to chat with")
-	contactLang := fs.String("contact-lang", "por", "the contact's `LANG`uage, ISO 639-3")
+	contactLang := fs.String("contact-lang", "por", "the contact's language `LANG` (ISO 639-3)")
 	configFile := fs.String("config", "", "workspace configuration `FILE` (defaults when not given)")
 	if err := parse(fs, args); err != nil {
 		return err
