@@ -64,14 +64,16 @@ type RecipientView struct {
 
 // broadcast is a checked BroadcastRequest.
 type broadcast struct {
-	urns   []urns.URN
-	group  *flows.Group
-	msg    engine.Message
-	text   string
-	dryRun bool
+	urns      []urns.URN
+	groupName string
+	group     *flows.Group // found by name in the workspace
+	msg       engine.Message
+	text      string
+	dryRun    bool
 }
 
-func readBroadcast(w *workspace, body []byte) (*broadcast, error) {
+// readBroadcast reads and checks the JSON of a BroadcastRequest, all but whether its group exists.
+func readBroadcast(body []byte) (*broadcast, error) {
 	req := &BroadcastRequest{}
 	if err := strictjson.Unmarshal(body, req); err != nil {
 		return nil, &Error{Kind: Invalid, Err: err}
@@ -82,9 +84,7 @@ func readBroadcast(w *workspace, body []byte) (*broadcast, error) {
 	case len(req.URNs) > 0 && req.Group != "":
 		return nil, newError(Unprocessable, "urns", "give urns or group, not both")
 	case req.Group != "":
-		if b.group = w.sa.Groups().FindByName(req.Group); b.group == nil {
-			return nil, newError(Unprocessable, "group", "no group named %q", req.Group)
-		}
+		b.groupName = req.Group
 	case len(req.URNs) > 0:
 		seen := make(map[urns.URN]bool, len(req.URNs))
 		for i, s := range req.URNs {
@@ -131,9 +131,14 @@ func (s *Service) Broadcast(ctx context.Context, workspaceID string, body []byte
 	if err != nil {
 		return nil, err
 	}
-	req, err := readBroadcast(w, body)
+	req, err := readBroadcast(body)
 	if err != nil {
 		return nil, err
+	}
+	if req.groupName != "" {
+		if req.group = w.sa.Groups().FindByName(req.groupName); req.group == nil {
+			return nil, newError(Unprocessable, "group", "no group named %q", req.groupName)
+		}
 	}
 
 	b := &store.Broadcast{

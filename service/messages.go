@@ -63,12 +63,14 @@ type incoming struct {
 	receivedOn time.Time
 }
 
-func (s *Service) readMessage(w *workspace, body []byte) (*incoming, error) {
+// readMessage reads and checks the JSON of a MessageRequest, received now unless it says when. Its channel is empty
+// when it names none.
+func readMessage(body []byte, now time.Time) (*incoming, error) {
 	req := &MessageRequest{}
 	if err := strictjson.Unmarshal(body, req); err != nil {
 		return nil, &Error{Kind: Invalid, Err: err}
 	}
-	m := &incoming{uuid: flows.InputUUID(req.UUID), text: req.Text, name: req.Name, channel: w.channel.UUID(), receivedOn: s.now().UTC()}
+	m := &incoming{uuid: flows.InputUUID(req.UUID), text: req.Text, name: req.Name, receivedOn: now}
 
 	if !uuidRegex.MatchString(req.UUID) {
 		return nil, newError(Unprocessable, "uuid", "%q is not a UUID", req.UUID)
@@ -124,9 +126,12 @@ func (s *Service) HandleMessage(ctx context.Context, workspaceID string, body []
 	if err != nil {
 		return nil, err
 	}
-	m, err := s.readMessage(w, body)
+	m, err := readMessage(body, s.now().UTC())
 	if err != nil {
 		return nil, err
+	}
+	if m.channel == "" {
+		m.channel = w.channel.UUID()
 	}
 
 	if response, ok := s.cluster.Response(ctx, w.ID, string(m.uuid)); ok {

@@ -36,12 +36,9 @@ func (s *Service) SetConsent(ctx context.Context, workspaceID string, rawURN str
 	if err != nil {
 		return nil, &Error{Kind: Invalid, Field: "urn", Err: err}
 	}
-	req := &ConsentRequest{}
-	if err := strictjson.Unmarshal(body, req); err != nil {
-		return nil, &Error{Kind: Invalid, Err: err}
-	}
-	if req.Status != consent.OptedOut && req.Status != consent.OptedIn {
-		return nil, newError(Unprocessable, "status", "%q is not opted_out or opted_in", req.Status)
+	req, err := readConsent(body)
+	if err != nil {
+		return nil, err
 	}
 
 	unlock, err := s.cluster.LockContact(ctx, w.ID, urn)
@@ -80,6 +77,18 @@ func (s *Service) SetConsent(ctx context.Context, workspaceID string, rawURN str
 	}
 	s.committed(ctx, o)
 	return w.view(contact, lastInbound, true), nil
+}
+
+// readConsent reads and checks the JSON of a ConsentRequest.
+func readConsent(body []byte) (*ConsentRequest, error) {
+	req := &ConsentRequest{}
+	if err := strictjson.Unmarshal(body, req); err != nil {
+		return nil, &Error{Kind: Invalid, Err: err}
+	}
+	if req.Status != consent.OptedOut && req.Status != consent.OptedIn {
+		return nil, newError(Unprocessable, "status", "%q is not opted_out or opted_in", req.Status)
+	}
+	return req, nil
 }
 
 // loadOrCreate reads the contact with the URN, or creates one, with when it last wrote.
@@ -203,15 +212,14 @@ func ReadOptOutsCSV(in io.Reader) ([]*OptOutRow, error) {
 		record, err := r.Read()
 		if err == io.EOF {
 			break
-		}
-		line, _ := r.FieldPos(0)
-		if err != nil {
-			problems = append(problems, err.Error())
+		} else if err != nil {
+			problems = append(problems, err.Error()) // a csv.ParseError names its line
 			if _, ok := err.(*csv.ParseError); ok {
 				continue
 			}
 			break
 		}
+		line, _ := r.FieldPos(0)
 
 		row := &OptOutRow{Line: line, Name: get(record, "name")}
 		urn, err := parseURN(get(record, "urn"))

@@ -68,6 +68,9 @@ func TestReadOptOutsCSVErrors(t *testing.T) {
 	_, err = service.ReadOptOutsCSV(strings.NewReader("phone,name\n+5511,Ana\n"))
 	assert.EqualError(t, err, `line 1: the header "phone,name" has no urn column`)
 
+	_, err = service.ReadOptOutsCSV(strings.NewReader("urn\n\"whatsapp:1\nbad\n"))
+	assert.ErrorContains(t, err, "1 bad rows, nothing imported:\nrecord on line 2; parse error on line 3, column 5: extraneous or missing \" in quoted-field")
+
 	_, err = service.ReadOptOutsCSV(strings.NewReader("urn,language,opted_out_on\n" +
 		"whatsapp:5511987650001,por,\n" +
 		"5511987650002,,\n" +

@@ -171,13 +171,14 @@ func (s *Service) PutWorkspace(ctx context.Context, id string, body []byte) (*Wo
 	if !workspaceIDRegex.MatchString(id) {
 		return nil, false, newError(Invalid, "workspace", "%q is not a workspace ID: use up to 64 letters, digits, '.', '_' and '-'", id)
 	}
-	req := &WorkspaceRequest{}
-	if err := strictjson.Unmarshal(body, req); err != nil {
-		return nil, false, &Error{Kind: Invalid, Err: err}
-	}
-	cfg, err := req.Document.Compile()
+	req, cfg, err := readWorkspace(body)
 	if err != nil {
-		return nil, false, &Error{Kind: Unprocessable, Err: err}
+		return nil, false, err
+	}
+	if req.Webhook != nil && req.Webhook.URL != "" {
+		if err := s.policy.CheckURL(ctx, req.Webhook.URL); err != nil {
+			return nil, false, newError(Unprocessable, "webhook.url", "%s", strings.TrimPrefix(err.Error(), "webhook.url: "))
+		}
 	}
 
 	ws, err := s.store.GetWorkspace(ctx, id)
@@ -188,24 +189,14 @@ func (s *Service) PutWorkspace(ctx context.Context, id string, body []byte) (*Wo
 	}
 
 	if req.Name != "" {
-		if utf8.RuneCountInString(req.Name) > 128 {
-			return nil, false, newError(Unprocessable, "name", "is longer than 128 characters")
-		}
 		ws.Name = req.Name
 	}
 	if req.Webhook != nil {
-		if err := s.checkWebhook(ctx, req.Webhook); err != nil {
-			return nil, false, err
-		}
 		ws.WebhookURL, ws.WebhookSecret = req.Webhook.URL, req.Webhook.Secret
 	}
 	if req.Token != nil {
-		switch {
-		case *req.Token == "":
-			ws.TokenHash = ""
-		case utf8.RuneCountInString(*req.Token) < MinTokenLength:
-			return nil, false, newError(Unprocessable, "token", "is shorter than %d characters", MinTokenLength)
-		default:
+		ws.TokenHash = ""
+		if *req.Token != "" {
 			ws.TokenHash = hashToken(*req.Token)
 		}
 	}
@@ -223,23 +214,35 @@ func (s *Service) PutWorkspace(ctx context.Context, id string, body []byte) (*Wo
 	return view, created, err
 }
 
-func (s *Service) checkWebhook(ctx context.Context, w *WebhookSettings) error {
-	if w.URL == "" {
-		if w.Secret != "" {
-			return newError(Unprocessable, "webhook.url", "is required with a secret")
+// readWorkspace reads and checks the JSON of a WorkspaceRequest, all but what its webhook URL resolves to, and
+// compiles its configuration.
+func readWorkspace(body []byte) (*WorkspaceRequest, *config.Config, error) {
+	req := &WorkspaceRequest{}
+	if err := strictjson.Unmarshal(body, req); err != nil {
+		return nil, nil, &Error{Kind: Invalid, Err: err}
+	}
+	cfg, err := req.Document.Compile()
+	if err != nil {
+		return nil, nil, &Error{Kind: Unprocessable, Err: err}
+	}
+	if utf8.RuneCountInString(req.Name) > 128 {
+		return nil, nil, newError(Unprocessable, "name", "is longer than 128 characters")
+	}
+	if w := req.Webhook; w != nil {
+		switch {
+		case w.URL == "" && w.Secret != "":
+			return nil, nil, newError(Unprocessable, "webhook.url", "is required with a secret")
+		case w.URL == "":
+		case w.Secret == Redacted:
+			return nil, nil, newError(Unprocessable, "webhook.secret", "is the redacted placeholder: send the secret itself")
+		case utf8.RuneCountInString(w.Secret) < MinSecretLength:
+			return nil, nil, newError(Unprocessable, "webhook.secret", "is shorter than %d characters: every notification is signed with it", MinSecretLength)
 		}
-		return nil
 	}
-	if err := s.policy.CheckURL(ctx, w.URL); err != nil {
-		return newError(Unprocessable, "webhook.url", "%s", strings.TrimPrefix(err.Error(), "webhook.url: "))
+	if req.Token != nil && *req.Token != "" && utf8.RuneCountInString(*req.Token) < MinTokenLength {
+		return nil, nil, newError(Unprocessable, "token", "is shorter than %d characters", MinTokenLength)
 	}
-	if w.Secret == Redacted {
-		return newError(Unprocessable, "webhook.secret", "is the redacted placeholder: send the secret itself")
-	}
-	if utf8.RuneCountInString(w.Secret) < MinSecretLength {
-		return newError(Unprocessable, "webhook.secret", "is shorter than %d characters: every notification is signed with it", MinSecretLength)
-	}
-	return nil
+	return req, cfg, nil
 }
 
 // ensurePluginAssets imports the plugin's export into a workspace that lacks its fields, which every new workspace

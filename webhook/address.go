@@ -1,6 +1,9 @@
 package webhook
 
-import "net/netip"
+import (
+	"net/netip"
+	"strings"
+)
 
 // reserved are the ranges that are not public besides those that netip.Addr's methods know: loopback, RFC 1918 and
 // fc00::/7, link-local, multicast and unspecified.
@@ -28,24 +31,43 @@ var embedders = []struct {
 	{netip.MustParsePrefix("2002::/16"), 2},      // 6to4
 }
 
-// isPrivate reports whether an address is not a public one: loopback, private, link-local, CGNAT, unspecified,
-// multicast or reserved, directly or embedded in an IPv6 address.
-func isPrivate(addr netip.Addr) bool {
+// nonPublic returns what kind of address that isn't public addr is, to name it in errors, or "" for a public one:
+// loopback, private (RFC 1918 and fc00::/7), link-local, unspecified, multicast or reserved, directly or embedded
+// in an IPv6 address.
+func nonPublic(addr netip.Addr) string {
 	addr = addr.WithZone("") // a prefix contains no address with a zone
+	switch {
+	case !addr.IsValid():
+		return "invalid"
+	case addr.IsLoopback():
+		return "loopback"
+	case addr.IsPrivate():
+		return "private"
+	case addr.IsLinkLocalUnicast():
+		return "link-local"
+	case addr.IsUnspecified():
+		return "unspecified"
+	case addr.IsMulticast():
+		return "multicast"
+	}
 	for _, e := range embedders {
 		if e.prefix.Contains(addr) {
 			b := addr.As16()
-			return isPrivate(netip.AddrFrom4([4]byte(b[e.at : e.at+4])))
+			return nonPublic(netip.AddrFrom4([4]byte(b[e.at : e.at+4])))
 		}
-	}
-	if !addr.IsValid() || addr.IsLoopback() || addr.IsPrivate() || addr.IsLinkLocalUnicast() || addr.IsUnspecified() ||
-		addr.IsMulticast() {
-		return true
 	}
 	for _, p := range reserved {
 		if p.Contains(addr) {
-			return true
+			return "reserved"
 		}
 	}
-	return false
+	return ""
+}
+
+// withArticle puts "a" or "an" before a kind of address.
+func withArticle(kind string) string {
+	if strings.ContainsRune("aeiou", rune(kind[0])) {
+		return "an " + kind
+	}
+	return "a " + kind
 }

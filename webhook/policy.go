@@ -46,8 +46,8 @@ func (p *Policy) CheckURL(ctx context.Context, raw string) error {
 		return fmt.Errorf("webhook.url: host %q resolves to no address", host)
 	}
 	for _, a := range addrs {
-		if isPrivate(a) {
-			return fmt.Errorf("webhook.url: host %q resolves to private address %s", host, a)
+		if kind := nonPublic(a); kind != "" {
+			return fmt.Errorf("webhook.url: host %q resolves to %s address %s", host, kind, a)
 		}
 	}
 	return nil
@@ -75,8 +75,8 @@ func (p *Policy) parse(raw string) (*url.URL, error) {
 		return nil, errors.New("webhook.url: no host")
 	}
 	if addr, err := netip.ParseAddr(host); err == nil {
-		if !p.AllowPrivate && isPrivate(addr) {
-			return nil, fmt.Errorf("webhook.url: host %q is a private address", host)
+		if kind := nonPublic(addr); !p.AllowPrivate && kind != "" {
+			return nil, fmt.Errorf("webhook.url: host %q is %s address", host, withArticle(kind))
 		}
 		return u, nil
 	}
@@ -148,8 +148,8 @@ func refusePrivate(network, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return fmt.Errorf("refusing to connect to %q: %w", address, err)
 	}
-	if isPrivate(ap.Addr()) {
-		return fmt.Errorf("refusing to connect to private address %s", ap.Addr())
+	if kind := nonPublic(ap.Addr()); kind != "" {
+		return fmt.Errorf("refusing to connect to %s address %s", kind, ap.Addr())
 	}
 	return nil
 }

@@ -69,38 +69,38 @@ func TestCheckURL(t *testing.T) {
 		{"https://hooks.example.com:port/", `webhook.url: not a URL: invalid port ":port" after host`},
 		{"https://hooks.example.com/%zz", `webhook.url: not a URL: invalid URL escape "%zz"`},
 
-		{"http://127.0.0.1/", `webhook.url: host "127.0.0.1" is a private address`},
-		{"http://127.255.255.254:8080/", `webhook.url: host "127.255.255.254" is a private address`},
+		{"http://127.0.0.1/", `webhook.url: host "127.0.0.1" is a loopback address`},
+		{"http://127.255.255.254:8080/", `webhook.url: host "127.255.255.254" is a loopback address`},
 		{"http://10.0.0.5/", `webhook.url: host "10.0.0.5" is a private address`},
 		{"http://10.255.255.255/", `webhook.url: host "10.255.255.255" is a private address`},
 		{"http://172.16.0.1/", `webhook.url: host "172.16.0.1" is a private address`},
 		{"http://172.31.255.255/", `webhook.url: host "172.31.255.255" is a private address`},
 		{"http://192.168.1.1/", `webhook.url: host "192.168.1.1" is a private address`},
-		{"http://169.254.169.254/latest/meta-data/", `webhook.url: host "169.254.169.254" is a private address`},
-		{"http://100.64.0.1/", `webhook.url: host "100.64.0.1" is a private address`},
-		{"http://100.127.255.255/", `webhook.url: host "100.127.255.255" is a private address`},
-		{"http://0.0.0.0/", `webhook.url: host "0.0.0.0" is a private address`},
-		{"http://0.1.2.3/", `webhook.url: host "0.1.2.3" is a private address`},
-		{"http://192.0.0.170/", `webhook.url: host "192.0.0.170" is a private address`},
-		{"http://198.18.0.1/", `webhook.url: host "198.18.0.1" is a private address`},
-		{"http://224.0.0.1/", `webhook.url: host "224.0.0.1" is a private address`},
-		{"http://240.0.0.1/", `webhook.url: host "240.0.0.1" is a private address`},
-		{"http://255.255.255.255/", `webhook.url: host "255.255.255.255" is a private address`},
-		{"http://[::1]/", `webhook.url: host "::1" is a private address`},
-		{"http://[::]/", `webhook.url: host "::" is a private address`},
+		{"http://169.254.169.254/latest/meta-data/", `webhook.url: host "169.254.169.254" is a link-local address`},
+		{"http://100.64.0.1/", `webhook.url: host "100.64.0.1" is a reserved address`},
+		{"http://100.127.255.255/", `webhook.url: host "100.127.255.255" is a reserved address`},
+		{"http://0.0.0.0/", `webhook.url: host "0.0.0.0" is an unspecified address`},
+		{"http://0.1.2.3/", `webhook.url: host "0.1.2.3" is a reserved address`},
+		{"http://192.0.0.170/", `webhook.url: host "192.0.0.170" is a reserved address`},
+		{"http://198.18.0.1/", `webhook.url: host "198.18.0.1" is a reserved address`},
+		{"http://224.0.0.1/", `webhook.url: host "224.0.0.1" is a multicast address`},
+		{"http://240.0.0.1/", `webhook.url: host "240.0.0.1" is a reserved address`},
+		{"http://255.255.255.255/", `webhook.url: host "255.255.255.255" is a reserved address`},
+		{"http://[::1]/", `webhook.url: host "::1" is a loopback address`},
+		{"http://[::]/", `webhook.url: host "::" is an unspecified address`},
 		{"http://[fc00::1]/", `webhook.url: host "fc00::1" is a private address`},
 		{"http://[fd12:3456::1]/", `webhook.url: host "fd12:3456::1" is a private address`},
-		{"http://[fe80::1]/", `webhook.url: host "fe80::1" is a private address`},
-		{"http://[fe80::1%25eth0]/", `webhook.url: host "fe80::1%eth0" is a private address`},
-		{"http://[febf::1]/", `webhook.url: host "febf::1" is a private address`},
-		{"http://[fec0::1]/", `webhook.url: host "fec0::1" is a private address`},
-		{"http://[ff02::1]/", `webhook.url: host "ff02::1" is a private address`},
-		{"http://[::ffff:127.0.0.1]/", `webhook.url: host "::ffff:127.0.0.1" is a private address`},
+		{"http://[fe80::1]/", `webhook.url: host "fe80::1" is a link-local address`},
+		{"http://[fe80::1%25eth0]/", `webhook.url: host "fe80::1%eth0" is a link-local address`},
+		{"http://[febf::1]/", `webhook.url: host "febf::1" is a link-local address`},
+		{"http://[fec0::1]/", `webhook.url: host "fec0::1" is a reserved address`},
+		{"http://[ff02::1]/", `webhook.url: host "ff02::1" is a multicast address`},
+		{"http://[::ffff:127.0.0.1]/", `webhook.url: host "::ffff:127.0.0.1" is a loopback address`},
 		{"http://[::ffff:10.0.0.5]/", `webhook.url: host "::ffff:10.0.0.5" is a private address`},
-		{"http://[::ffff:a9fe:a9fe]/", `webhook.url: host "::ffff:a9fe:a9fe" is a private address`},
-		{"http://[::ffff:100.64.0.1]/", `webhook.url: host "::ffff:100.64.0.1" is a private address`},
-		{"http://[::ffff:0.0.0.0]/", `webhook.url: host "::ffff:0.0.0.0" is a private address`},
-		{"http://[::127.0.0.1]/", `webhook.url: host "::127.0.0.1" is a private address`},
+		{"http://[::ffff:a9fe:a9fe]/", `webhook.url: host "::ffff:a9fe:a9fe" is a link-local address`},
+		{"http://[::ffff:100.64.0.1]/", `webhook.url: host "::ffff:100.64.0.1" is a reserved address`},
+		{"http://[::ffff:0.0.0.0]/", `webhook.url: host "::ffff:0.0.0.0" is an unspecified address`},
+		{"http://[::127.0.0.1]/", `webhook.url: host "::127.0.0.1" is a loopback address`},
 		{"http://[64:ff9b::a00:5]/", `webhook.url: host "64:ff9b::a00:5" is a private address`},
 		{"http://[2002:c0a8:101::1]/", `webhook.url: host "2002:c0a8:101::1" is a private address`},
 
@@ -114,7 +114,7 @@ func TestCheckURL(t *testing.T) {
 
 		{"https://internal.example.com/", `webhook.url: host "internal.example.com" resolves to private address 10.0.0.5`},
 		{"https://mixed.example.com/", `webhook.url: host "mixed.example.com" resolves to private address 192.168.0.10`},
-		{"https://mapped.example.com/", `webhook.url: host "mapped.example.com" resolves to private address ::ffff:127.0.0.1`},
+		{"https://mapped.example.com/", `webhook.url: host "mapped.example.com" resolves to loopback address ::ffff:127.0.0.1`},
 		{"https://metadata.example.com/", `webhook.url: host "metadata.example.com" resolves to private address fd00:ec2::254`},
 		{"https://nowhere.example.com/", `webhook.url: host "nowhere.example.com" doesn't resolve: lookup nowhere.example.com: no such host`},
 		{"https://empty.example.com/", `webhook.url: host "empty.example.com" resolves to no address`},
@@ -171,7 +171,7 @@ func TestClientRefusesPrivateAddresses(t *testing.T) {
 
 	client := (&webhook.Policy{}).Client(5 * time.Second)
 	assert.Nil(t, client.Transport.(*http.Transport).Proxy, "a proxy would connect where the dialer can't check")
-	assert.ErrorContains(t, post(client, srv.URL), fmt.Sprintf("dial tcp 127.0.0.1:%d: refusing to connect to private address 127.0.0.1", port))
+	assert.ErrorContains(t, post(client, srv.URL), fmt.Sprintf("dial tcp 127.0.0.1:%d: refusing to connect to loopback address 127.0.0.1", port))
 
 	// a host name that is public when the URL is checked and loopback when the client connects
 	policy := &webhook.Policy{Resolver: &fakeResolver{answers: map[string][][]string{
@@ -182,9 +182,9 @@ func TestClientRefusesPrivateAddresses(t *testing.T) {
 	hook := fmt.Sprintf("http://rebind.example.com:%d/hook", port)
 	require.NoError(t, policy.CheckURL(ctx, hook))
 	client = policy.Client(5 * time.Second)
-	assert.ErrorContains(t, post(client, hook), fmt.Sprintf("dial tcp 127.0.0.1:%d: refusing to connect to private address 127.0.0.1", port))
-	assert.ErrorContains(t, post(client, fmt.Sprintf("http://mapped.example.com:%d/hook", port)), "refusing to connect to private address 127.0.0.1")
-	assert.ErrorContains(t, post(client, fmt.Sprintf("http://v6.example.com:%d/hook", port)), "refusing to connect to private address ::1")
+	assert.ErrorContains(t, post(client, hook), fmt.Sprintf("dial tcp 127.0.0.1:%d: refusing to connect to loopback address 127.0.0.1", port))
+	assert.ErrorContains(t, post(client, fmt.Sprintf("http://mapped.example.com:%d/hook", port)), "refusing to connect to loopback address 127.0.0.1")
+	assert.ErrorContains(t, post(client, fmt.Sprintf("http://v6.example.com:%d/hook", port)), "refusing to connect to loopback address ::1")
 	assert.Zero(t, count.Load(), "the receiver got a request")
 
 	// AllowPrivate lets the same client connect

@@ -490,7 +490,7 @@ func TestDialerRefusesRebinding(t *testing.T) {
 
 	a := h.next()
 	assert.Equal(t, store.WebhookPending, a.outcome)
-	assert.Contains(t, a.Error, "refusing to connect to private address 127.0.0.1")
+	assert.Contains(t, a.Error, "refusing to connect to loopback address 127.0.0.1")
 	assert.Zero(t, hits.Load())
 }
 
@@ -502,7 +502,7 @@ func TestURLRefusedAtDelivery(t *testing.T) {
 
 	a := h.next()
 	assert.Equal(t, store.WebhookPending, a.outcome)
-	assert.Equal(t, `webhook.url: host "127.0.0.1" is a private address`, a.Error)
+	assert.Equal(t, `webhook.url: host "127.0.0.1" is a loopback address`, a.Error)
 
 	h.store.setWebhookURL("acme", "ftp://hooks.example.com/")
 	h.retry(id)

@@ -37,6 +37,9 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	st := set.store()
 	allowPrivate := set.Bool("webhook-allow-private", "OPTOUT_WEBHOOK_ALLOW_PRIVATE", false, "allow webhook URLs on private, loopback and link-local addresses")
 	workers := set.Int("webhook-workers", "OPTOUT_WEBHOOK_WORKERS", 8, "webhook deliveries in flight at once")
+	retryFirst := set.Duration("webhook-retry-first", "OPTOUT_WEBHOOK_RETRY_FIRST", 5*time.Second, "wait after a webhook's first failed attempt, doubled after each failure")
+	retryMax := set.Duration("webhook-retry-max", "OPTOUT_WEBHOOK_RETRY_MAX", time.Hour, "longest wait between a webhook's attempts (they go on for 25 hours)")
+	poll := set.Duration("webhook-poll", "OPTOUT_WEBHOOK_POLL", 5*time.Second, "how often to look for webhook events due again")
 	campaignInterval := set.Duration("campaign-interval", "OPTOUT_CAMPAIGN_INTERVAL", time.Minute, "how often to look for due campaign events")
 	shutdownTimeout := set.Duration("shutdown-timeout", "OPTOUT_SHUTDOWN_TIMEOUT", 30*time.Second, "how long to wait for requests in flight when stopping")
 	logLevel := set.String("log-level", "OPTOUT_LOG_LEVEL", "info", "`LEVEL` of logging: debug, info, warn or error")
@@ -62,7 +65,8 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	defer stop()
 	return serve(ctx, log, &serveConfig{
 		addr: *addr, dsn: st.dsn(), redis: *st.redis, adminToken: adminToken, allowPrivate: *allowPrivate,
-		workers: *workers, campaignInterval: *campaignInterval, shutdownTimeout: *shutdownTimeout,
+		workers: *workers, retryFirst: *retryFirst, retryMax: *retryMax, poll: *poll,
+		campaignInterval: *campaignInterval, shutdownTimeout: *shutdownTimeout,
 	})
 }
 
@@ -70,6 +74,7 @@ type serveConfig struct {
 	addr, dsn, redis, adminToken string
 	allowPrivate                 bool
 	workers                      int
+	retryFirst, retryMax, poll   time.Duration
 	campaignInterval             time.Duration
 	shutdownTimeout              time.Duration
 }
@@ -104,6 +109,8 @@ func serve(ctx context.Context, log *slog.Logger, c *serveConfig) error {
 		Store:       st,
 		Policy:      policy,
 		Concurrency: c.workers,
+		Backoff:     webhook.Exponential(c.retryFirst, c.retryMax),
+		Poll:        c.poll,
 		Log:         log,
 		OnAttempt: func(a *store.WebhookAttempt, outcome store.WebhookStatus) {
 			deliveries.Inc(map[store.WebhookStatus]string{store.WebhookDelivered: "delivered", store.WebhookPending: "retry", store.WebhookFailed: "failed"}[outcome])

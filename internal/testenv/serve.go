@@ -135,6 +135,12 @@ func (s *Serve) Kill() {
 	}
 }
 
+// Crash kills the process with SIGKILL and starts it again with the same settings.
+func (s *Serve) Crash(t testing.TB) {
+	s.Kill()
+	s.start(t)
+}
+
 // Restart stops the process gracefully and starts it again with the same settings.
 func (s *Serve) Restart(t testing.TB) {
 	s.Stop(t)
