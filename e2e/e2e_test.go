@@ -3,16 +3,8 @@
 package e2e
 
 import (
-	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -48,7 +40,7 @@ func runScenario(t *testing.T, env map[string]string) {
 	// a workspace with a webhook, and a flow that a keyword starts
 	status, body := admin.do("PUT", "/v1/workspaces/"+ws, map[string]any{
 		"name":      "Acme \"Lojas\"",
-		"webhook":   map[string]string{"url": receiver.server.URL + "/hook", "secret": secret},
+		"webhook":   map[string]string{"url": receiver.URL(), "secret": secret},
 		"token":     wsToken,
 		"templates": map[string]string{"promo": "MARKETING", "code": "AUTHENTICATION"},
 	})
@@ -123,7 +115,7 @@ func runScenario(t *testing.T, env map[string]string) {
 	assert.Equal(t, "How do you rate the experience? Answer with a number below 10", jsonPath(body, "replies", 0, "text"))
 
 	// a change whose webhook can't be delivered yet
-	receiver.fail(true)
+	receiver.setMode("fail")
 	carla := "whatsapp:5511987650003"
 	status, body = member.do("POST", "/v1/workspaces/"+ws+"/messages", map[string]string{"uuid": string(uuids.NewV4()), "urn": carla, "text": "sair"})
 	require.Equal(t, http.StatusOK, status, body)
@@ -131,7 +123,7 @@ func runScenario(t *testing.T, env map[string]string) {
 
 	// restart: state, audit log and the pending webhook are all still there
 	srv.Restart(t)
-	receiver.fail(false)
+	receiver.setMode("ok")
 
 	status, body = member.do("GET", "/v1/workspaces/"+ws+"/contacts/"+ana, nil)
 	require.Equal(t, http.StatusOK, status, body)
@@ -154,126 +146,4 @@ func runScenario(t *testing.T, env map[string]string) {
 	require.Equal(t, http.StatusOK, status, body)
 	assert.Equal(t, carla, jsonPath(body, "results", 0, "urn"))
 	assert.Len(t, jsonPath(body, "results"), 1)
-}
-
-// client calls the API with a bearer token.
-type client struct {
-	t     *testing.T
-	base  string
-	token string
-}
-
-func (c *client) do(method, path string, body any) (int, string) {
-	var data []byte
-	if body != nil {
-		var err error
-		data, err = json.Marshal(body)
-		require.NoError(c.t, err)
-	}
-	return c.doRaw(method, path, data)
-}
-
-func (c *client) doRaw(method, path string, body []byte) (int, string) {
-	req, err := http.NewRequest(method, c.base+path, bytes.NewReader(body))
-	require.NoError(c.t, err)
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(c.t, err)
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	require.NoError(c.t, err)
-	return resp.StatusCode, string(data)
-}
-
-// jsonPath digs a value out of a JSON document by keys and indexes.
-func jsonPath(doc string, path ...any) any {
-	var v any
-	if json.Unmarshal([]byte(doc), &v) != nil {
-		return nil
-	}
-	for _, p := range path {
-		switch k := p.(type) {
-		case string:
-			m, _ := v.(map[string]any)
-			v = m[k]
-		case int:
-			l, _ := v.([]any)
-			if k >= len(l) {
-				return nil
-			}
-			v = l[k]
-		}
-	}
-	return v
-}
-
-// receiver is the business's webhook endpoint: it checks every signature and keeps what it was sent.
-type receiver struct {
-	server *httptest.Server
-
-	mu       sync.Mutex
-	received []*delivery
-	failing  bool
-	failedN  int
-}
-
-type delivery struct {
-	eventID string
-	body    string
-}
-
-func newReceiver(t *testing.T) *receiver {
-	r := &receiver{}
-	r.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		mac := hmac.New(sha256.New, []byte(secret))
-		mac.Write(body)
-		if req.Header.Get("X-Optout-Signature") != "sha256="+hex.EncodeToString(mac.Sum(nil)) {
-			t.Errorf("bad signature %q for %s", req.Header.Get("X-Optout-Signature"), body)
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if r.failing {
-			r.failedN++
-			w.WriteHeader(http.StatusInternalServerError)
-			return
-		}
-		r.received = append(r.received, &delivery{eventID: req.Header.Get("X-Optout-Event-Id"), body: string(body)})
-	}))
-	t.Cleanup(r.server.Close)
-	return r
-}
-
-func (r *receiver) fail(failing bool) {
-	r.mu.Lock()
-	r.failing = failing
-	r.mu.Unlock()
-}
-
-func (r *receiver) failures() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.failedN
-}
-
-// await waits for n distinct events and returns them in the order they first arrived.
-func (r *receiver) await(t *testing.T, n int) []*delivery {
-	var distinct []*delivery
-	require.Eventually(t, func() bool {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		seen := map[string]bool{}
-		distinct = distinct[:0]
-		for _, d := range r.received {
-			if !seen[d.eventID] {
-				seen[d.eventID] = true
-				distinct = append(distinct, d)
-			}
-		}
-		return len(distinct) >= n
-	}, 90*time.Second, 100*time.Millisecond, "waiting for %d webhook events", n)
-	return distinct
 }
