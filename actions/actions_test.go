@@ -38,33 +38,29 @@ func TestActionTypes(t *testing.T) {
 	}
 }
 
+// actionCase is a case of testdata/<type>.json.
+type actionCase struct {
+	Description string `json:"description"`
+	flowtest.Setup
+	Action json.RawMessage `json:"action"`
+
+	ReadError    string          `json:"read_error,omitempty"`
+	Events       json.RawMessage `json:"events,omitempty"`
+	ContactAfter json.RawMessage `json:"contact_after,omitempty"`
+	Inspection   json.RawMessage `json:"inspection,omitempty"`
+}
+
 func testActionType(t *testing.T, holder []byte, typeName string) {
 	path := fmt.Sprintf("testdata/%s.json", typeName)
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
 
-	var tests []struct {
-		Description string `json:"description"`
-		flowtest.Setup
-		Action json.RawMessage `json:"action"`
-
-		ReadError    string          `json:"read_error,omitempty"`
-		Events       json.RawMessage `json:"events,omitempty"`
-		ContactAfter json.RawMessage `json:"contact_after,omitempty"`
-		Inspection   json.RawMessage `json:"inspection,omitempty"`
-	}
-	jsonx.MustUnmarshal(data, &tests)
-
-	for i, tc := range tests {
-		reset := test.MockUniverse()
+	flowtest.RunCases(t, path, func(t *testing.T, tc actionCase) actionCase {
 		msg := fmt.Sprintf("%s: %s", path, tc.Description)
 
 		def := test.JSONReplace(holder, []string{"nodes", "[0]", "actions"}, fmt.Appendf(nil, "[%s]", tc.Action))
 		if tc.ReadError != "" {
 			_, err := export.Read(def)
 			assert.EqualError(t, test.RootError(err), tc.ReadError, msg)
-			reset()
-			continue
+			return tc
 		}
 		sa := flowtest.SessionAssets(t, tc.Config, def)
 		flow, err := sa.Flows().Get(holderFlowUUID)
@@ -79,20 +75,12 @@ func testActionType(t *testing.T, holder []byte, typeName string) {
 		actual.ContactAfter = jsonx.MustMarshal(session.Contact())
 		actual.Inspection = jsonx.MustMarshal(flow.Inspect(sa))
 
-		if test.UpdateSnapshots {
-			tests[i] = actual
-		} else {
+		if !test.UpdateSnapshots {
 			test.AssertEqualJSON(t, tc.Action, actual.Action, "marshal mismatch in %s", msg)
 			test.AssertEqualJSON(t, tc.Events, actual.Events, "events mismatch in %s", msg)
 			test.AssertEqualJSON(t, tc.ContactAfter, actual.ContactAfter, "contact mismatch in %s", msg)
 			test.AssertEqualJSON(t, tc.Inspection, actual.Inspection, "inspection mismatch in %s", msg)
 		}
-		reset()
-	}
-
-	if test.UpdateSnapshots {
-		updated, err := jsonx.MarshalPretty(tests)
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(path, append(updated, '\n'), 0666))
-	}
+		return actual
+	})
 }

@@ -187,26 +187,8 @@ func TestPostgresOutage(t *testing.T) {
 		}
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
 	l := newLedger()
-	var acked atomic.Int32
-	stop := make(chan struct{})
-	var sending sync.WaitGroup
-	for w := range 4 {
-		sending.Go(func() {
-			rng := rand.New(rand.NewPCG(uint64(w), 7))
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				l.send(ctx, t, member, ws, randomMessage(rng, urnOf(w*100+i%25)))
-				acked.Add(1)
-			}
-		})
-	}
+	acked, finish := l.stream(t, member, ws)
 
 	require.Eventually(t, func() bool { return acked.Load() >= 100 }, time.Minute, 10*time.Millisecond)
 	pg.Stop()
@@ -219,8 +201,7 @@ func TestPostgresOutage(t *testing.T) {
 	// the same process serves again once PostgreSQL is back
 	before := acked.Load()
 	require.Eventually(t, func() bool { return acked.Load() >= before+100 }, 2*time.Minute, 10*time.Millisecond, "serving again without a restart")
-	close(stop)
-	sending.Wait()
+	finish()
 
 	outageErrors.Range(func(msg, _ any) bool {
 		assert.Contains(t, msg, "the database is unavailable, try again later", "a clear error")
@@ -252,26 +233,8 @@ func TestRedisOutage(t *testing.T) {
 		return s
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
 	l := newLedger()
-	var acked atomic.Int32
-	stop := make(chan struct{})
-	var sending sync.WaitGroup
-	for w := range 4 {
-		sending.Go(func() {
-			rng := rand.New(rand.NewPCG(uint64(w), 7))
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				l.send(ctx, t, member, ws, randomMessage(rng, urnOf(w*100+i%25)))
-				acked.Add(1)
-			}
-		})
-	}
+	acked, finish := l.stream(t, member, ws)
 
 	require.Eventually(t, func() bool { return acked.Load() >= 100 && redisState() == "ok" }, time.Minute, 10*time.Millisecond)
 	rs.Kill()
@@ -282,8 +245,7 @@ func TestRedisOutage(t *testing.T) {
 	require.Eventually(t, func() bool { return redisState() == "ok" }, time.Minute, 50*time.Millisecond, "Redis used again")
 	after := acked.Load()
 	require.Eventually(t, func() bool { return acked.Load() >= after+100 }, time.Minute, 10*time.Millisecond)
-	close(stop)
-	sending.Wait()
+	finish()
 
 	// the restarted Redis is in use again: it holds the workspace's rebuilt set of opted-out contacts
 	conn, err := redis.DialURL(rs.URL())
@@ -296,6 +258,39 @@ func TestRedisOutage(t *testing.T) {
 	changes := l.verify(t, member, ws, receiver)
 	assert.Zero(t, failed.Load())
 	t.Logf("%d messages acknowledged across a Redis outage and its return, none failed; %d changes", l.n, changes)
+}
+
+// stream sends random keywords from 4 clients, each to 25 contacts of its own, until finish is called, which waits
+// for the messages in flight. It returns the count of acknowledged messages as it goes.
+func (l *ledger) stream(t *testing.T, c *client, ws string) (*atomic.Int32, func()) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	var acked atomic.Int32
+	stop := make(chan struct{})
+	var sending sync.WaitGroup
+	for w := range 4 {
+		sending.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				l.send(ctx, t, c, ws, randomMessage(rng, urnOf(w*100+i%25)))
+				acked.Add(1)
+			}
+		})
+	}
+	var once sync.Once
+	finish := func() {
+		once.Do(func() {
+			close(stop)
+			sending.Wait()
+			cancel()
+		})
+	}
+	t.Cleanup(finish) // so that a test that fails early doesn't leave clients behind it
+	return &acked, finish
 }
 
 // TestDuplicateMessage posts one message 20 times at once: it is processed once and every answer is the same.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/nyaruka/gocommon/i18n"
 	"github.com/nyaruka/goflow/assets"
 	"github.com/nyaruka/goflow/assets/static"
 	"github.com/nyaruka/goflow/envs"
@@ -29,6 +30,18 @@ func SystemFlow() *assets.FlowReference {
 // configuration and share it: goflow session assets are safe for concurrent use.
 func NewSessionAssets(env envs.Environment, src assets.Source, cfg *config.Config) (flows.SessionAssets, error) {
 	return goengine.NewSessionAssets(env, &source{Source: src, cfg: cfg}, nil)
+}
+
+// NewEnvironment returns the environment of a workspace with the configuration: its languages, the default one
+// first, which is how goflow tells its default language.
+func NewEnvironment(cfg *config.Config) envs.Environment {
+	langs := []i18n.Language{cfg.Keywords.DefaultLanguage()}
+	for _, l := range cfg.Keywords.Languages() {
+		if l != langs[0] {
+			langs = append(langs, l)
+		}
+	}
+	return envs.NewBuilder().WithAllowedLanguages(langs...).Build()
 }
 
 type source struct {

@@ -30,26 +30,23 @@ func TestRouterTypes(t *testing.T) {
 	}
 }
 
+// routerCase is a case of testdata/<type>.json.
+type routerCase struct {
+	Description string `json:"description"`
+	flowtest.Setup
+	Router json.RawMessage `json:"router,omitempty"`
+
+	ReadError  string          `json:"read_error,omitempty"`
+	Results    json.RawMessage `json:"results,omitempty"`
+	Events     json.RawMessage `json:"events,omitempty"`
+	Templates  []string        `json:"templates,omitempty"`
+	Inspection json.RawMessage `json:"inspection,omitempty"`
+}
+
 func testRouterType(t *testing.T, holder []byte, typeName string) {
 	path := fmt.Sprintf("testdata/%s.json", typeName)
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
 
-	var tests []struct {
-		Description string `json:"description"`
-		flowtest.Setup
-		Router json.RawMessage `json:"router,omitempty"`
-
-		ReadError  string          `json:"read_error,omitempty"`
-		Results    json.RawMessage `json:"results,omitempty"`
-		Events     json.RawMessage `json:"events,omitempty"`
-		Templates  []string        `json:"templates,omitempty"`
-		Inspection json.RawMessage `json:"inspection,omitempty"`
-	}
-	jsonx.MustUnmarshal(data, &tests)
-
-	for i, tc := range tests {
-		reset := test.MockUniverse()
+	flowtest.RunCases(t, path, func(t *testing.T, tc routerCase) routerCase {
 		msg := fmt.Sprintf("%s: %s", path, tc.Description)
 
 		def := holder
@@ -59,8 +56,7 @@ func testRouterType(t *testing.T, holder []byte, typeName string) {
 		if tc.ReadError != "" {
 			_, err := export.Read(def)
 			assert.EqualError(t, test.RootError(err), tc.ReadError, msg)
-			reset()
-			continue
+			return tc
 		}
 		sa := flowtest.SessionAssets(t, tc.Config, def)
 		flow, err := sa.Flows().Get(holderFlowUUID)
@@ -82,21 +78,13 @@ func testRouterType(t *testing.T, holder []byte, typeName string) {
 			actual.Inspection = jsonx.MustMarshal(flow.Inspect(sa))
 		}
 
-		if test.UpdateSnapshots {
-			tests[i] = actual
-		} else {
+		if !test.UpdateSnapshots {
 			test.AssertEqualJSON(t, tc.Router, actual.Router, "marshal mismatch in %s", msg)
 			test.AssertEqualJSON(t, tc.Results, actual.Results, "results mismatch in %s", msg)
 			test.AssertEqualJSON(t, tc.Events, actual.Events, "events mismatch in %s", msg)
 			assert.Equal(t, tc.Templates, actual.Templates, "templates mismatch in %s", msg)
 			test.AssertEqualJSON(t, tc.Inspection, actual.Inspection, "inspection mismatch in %s", msg)
 		}
-		reset()
-	}
-
-	if test.UpdateSnapshots {
-		updated, err := jsonx.MarshalPretty(tests)
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(path, append(updated, '\n'), 0666))
-	}
+		return actual
+	})
 }

@@ -54,9 +54,6 @@ type ConsentEventView struct {
 
 // ConsentEvents returns a page of the workspace's consent audit log, of one contact when urn isn't empty.
 func (s *Service) ConsentEvents(ctx context.Context, workspaceID string, rawURN string, after int64, limit int) ([]*ConsentEventView, string, error) {
-	if _, err := s.workspace(ctx, workspaceID); err != nil {
-		return nil, "", err
-	}
 	var urn urns.URN
 	if rawURN != "" {
 		var err error
@@ -64,18 +61,17 @@ func (s *Service) ConsentEvents(ctx context.Context, workspaceID string, rawURN 
 			return nil, "", &Error{Kind: Invalid, Field: "contact", Err: err}
 		}
 	}
-	rows, err := s.store.ConsentEvents(ctx, workspaceID, urn, after, limit)
-	if err != nil {
-		return nil, "", storeError(err)
-	}
-	views := make([]*ConsentEventView, len(rows))
-	for i, e := range rows {
-		views[i] = &ConsentEventView{
-			ID: e.ID, Contact: e.ContactUUID, URN: e.URN, Before: statusName(e.Before), After: statusName(e.After), Keyword: e.Keyword,
-			MsgUUID: e.MsgUUID, Language: string(e.Language), Channel: e.Channel, Source: e.Source, OccurredOn: e.OccurredOn,
-		}
-	}
-	return views, nextCursor(len(rows), limit, func() int64 { return rows[len(rows)-1].ID }), nil
+	return listPage(s, ctx, workspaceID, limit,
+		func() ([]*store.ConsentEvent, error) {
+			return s.store.ConsentEvents(ctx, workspaceID, urn, after, limit)
+		},
+		func(e *store.ConsentEvent) *ConsentEventView {
+			return &ConsentEventView{
+				ID: e.ID, Contact: e.ContactUUID, URN: e.URN, Before: statusName(e.Before), After: statusName(e.After), Keyword: e.Keyword,
+				MsgUUID: e.MsgUUID, Language: string(e.Language), Channel: e.Channel, Source: e.Source, OccurredOn: e.OccurredOn,
+			}
+		},
+		func(e *store.ConsentEvent) int64 { return e.ID })
 }
 
 func statusName(s consent.Status) string {
@@ -127,23 +123,17 @@ func webhookView(e *store.WebhookEvent) *WebhookEventView {
 
 // WebhookEvents returns a page of the workspace's webhook events, of one status when status isn't empty.
 func (s *Service) WebhookEvents(ctx context.Context, workspaceID string, status string, after int64, limit int) ([]*WebhookEventView, string, error) {
-	if _, err := s.workspace(ctx, workspaceID); err != nil {
-		return nil, "", err
-	}
-	switch st := store.WebhookStatus(status); st {
+	switch store.WebhookStatus(status) {
 	case "", store.WebhookPending, store.WebhookDelivered, store.WebhookFailed:
 	default:
 		return nil, "", newError(Invalid, "status", "%q is not pending, delivered or failed", status)
 	}
-	events, err := s.store.WebhookEvents(ctx, workspaceID, store.WebhookStatus(status), after, limit)
-	if err != nil {
-		return nil, "", storeError(err)
-	}
-	views := make([]*WebhookEventView, len(events))
-	for i, e := range events {
-		views[i] = webhookView(e)
-	}
-	return views, nextCursor(len(events), limit, func() int64 { return events[len(events)-1].Seq }), nil
+	return listPage(s, ctx, workspaceID, limit,
+		func() ([]*store.WebhookEvent, error) {
+			return s.store.WebhookEvents(ctx, workspaceID, store.WebhookStatus(status), after, limit)
+		},
+		webhookView,
+		func(e *store.WebhookEvent) int64 { return e.Seq })
 }
 
 // WebhookEvent returns a webhook event with its delivery log.
@@ -180,18 +170,30 @@ type OutboxView struct {
 
 // Outbox returns a page of the workspace's queued messages.
 func (s *Service) Outbox(ctx context.Context, workspaceID string, after int64, limit int) ([]*OutboxView, string, error) {
+	return listPage(s, ctx, workspaceID, limit,
+		func() ([]*store.OutgoingMsg, error) { return s.store.Outbox(ctx, workspaceID, after, limit) },
+		func(m *store.OutgoingMsg) *OutboxView {
+			return &OutboxView{ID: m.ID, Contact: m.ContactUUID, URN: m.URN, Channel: m.Channel, Text: m.Text, Template: m.Template,
+				Source: m.Source, BroadcastID: m.BroadcastID, CreatedOn: m.CreatedOn}
+		},
+		func(m *store.OutgoingMsg) int64 { return m.ID })
+}
+
+// listPage reads a page of a workspace's rows with read and shows each with view, returning the cursor of the next
+// page, made of the last row's ID.
+func listPage[R, V any](s *Service, ctx context.Context, workspaceID string, limit int, read func() ([]R, error), view func(R) V, id func(R) int64) ([]V, string, error) {
 	if _, err := s.workspace(ctx, workspaceID); err != nil {
 		return nil, "", err
 	}
-	msgs, err := s.store.Outbox(ctx, workspaceID, after, limit)
+	rows, err := read()
 	if err != nil {
 		return nil, "", storeError(err)
 	}
-	views := make([]*OutboxView, len(msgs))
-	for i, m := range msgs {
-		views[i] = &OutboxView{ID: m.ID, Contact: m.ContactUUID, URN: m.URN, Channel: m.Channel, Text: m.Text, Template: m.Template, Source: m.Source, BroadcastID: m.BroadcastID, CreatedOn: m.CreatedOn}
+	views := make([]V, len(rows))
+	for i, r := range rows {
+		views[i] = view(r)
 	}
-	return views, nextCursor(len(msgs), limit, func() int64 { return msgs[len(msgs)-1].ID }), nil
+	return views, nextCursor(len(rows), limit, func() int64 { return id(rows[len(rows)-1]) }), nil
 }
 
 // nextCursor is the cursor of the page after a full one, and empty after a short one, which is the last.

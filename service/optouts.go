@@ -115,18 +115,12 @@ type OptOutView struct {
 
 // OptOuts returns a page of the workspace's opted-out contacts after the cursor, and the cursor of the next page.
 func (s *Service) OptOuts(ctx context.Context, workspaceID string, after int64, limit int) ([]*OptOutView, string, error) {
-	if _, err := s.workspace(ctx, workspaceID); err != nil {
-		return nil, "", err
-	}
-	contacts, err := s.store.OptedOut(ctx, workspaceID, after, limit)
-	if err != nil {
-		return nil, "", storeError(err)
-	}
-	views := make([]*OptOutView, len(contacts))
-	for i, c := range contacts {
-		views[i] = &OptOutView{UUID: c.UUID, URN: c.URN, Name: c.Name, Language: string(c.Language), OptedOutOn: c.OptChangedOn}
-	}
-	return views, nextCursor(len(contacts), limit, func() int64 { return contacts[len(contacts)-1].ID }), nil
+	return listPage(s, ctx, workspaceID, limit,
+		func() ([]*store.Contact, error) { return s.store.OptedOut(ctx, workspaceID, after, limit) },
+		func(c *store.Contact) *OptOutView {
+			return &OptOutView{UUID: c.UUID, URN: c.URN, Name: c.Name, Language: string(c.Language), OptedOutOn: c.OptChangedOn}
+		},
+		func(c *store.Contact) int64 { return c.ID })
 }
 
 // CSVHeader is the header of the opt-out list as export-optouts writes it and import-optouts reads it. Only urn is

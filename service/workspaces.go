@@ -14,7 +14,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/nyaruka/gocommon/i18n"
 	"github.com/nyaruka/gocommon/jsonx"
 	"github.com/nyaruka/goflow/assets"
 	"github.com/nyaruka/goflow/envs"
@@ -92,15 +91,7 @@ func (s *Service) compile(ctx context.Context, ws *store.Workspace) (*workspace,
 		return nil, fmt.Errorf("reading workspace %s's assets: %w", ws.ID, err)
 	}
 
-	// goflow's default language is the first allowed one
-	langs := []i18n.Language{cfg.Keywords.DefaultLanguage()}
-	for _, l := range cfg.Keywords.Languages() {
-		if l != langs[0] {
-			langs = append(langs, l)
-		}
-	}
-	env := envs.NewBuilder().WithAllowedLanguages(langs...).Build()
-
+	env := engine.NewEnvironment(cfg)
 	sa, err := engine.NewSessionAssets(env, src, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("building workspace %s's assets: %w", ws.ID, err)

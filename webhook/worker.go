@@ -213,9 +213,7 @@ func (w *Worker) deliver(ctx context.Context, ev *store.WebhookEvent) {
 	}
 
 	outcome, next := w.outcome(ev, attempt)
-	if err := w.Store.RecordAttempt(ctx, attempt, outcome, next); err != nil {
-		log.Error("recording a webhook attempt failed, retrying when the lease runs out", "error", err)
-	}
+	w.record(ctx, log, attempt, outcome, next)
 
 	switch outcome {
 	case store.WebhookDelivered:
@@ -227,6 +225,24 @@ func (w *Worker) deliver(ctx context.Context, ev *store.WebhookEvent) {
 	}
 	if w.OnAttempt != nil {
 		w.OnAttempt(attempt, outcome)
+	}
+}
+
+// record records an attempt, retrying while the store is away for as long as the lease lasts: the attempt was made,
+// and an outage of the store shouldn't cost the receiver a second delivery. Once the lease runs out the event is
+// attempted again, which is the at-least-once delivery receivers are told to expect.
+func (w *Worker) record(ctx context.Context, log *slog.Logger, attempt *store.WebhookAttempt, outcome store.WebhookStatus, next time.Time) {
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		err := w.Store.RecordAttempt(ctx, attempt, outcome, next)
+		if err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			log.Error("recording a webhook attempt failed until its lease ran out, so it will be attempted again", "error", err)
+			return
+		case <-time.After(wait):
+		}
 	}
 }
 

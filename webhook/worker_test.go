@@ -586,7 +586,7 @@ func TestStoreErrors(t *testing.T) {
 	h := newHarness(t, url)
 	h.store.claimErrs = []error{errors.New("database is down")}
 	h.store.wsErrs = []error{errors.New("database is down")}
-	h.store.recordErrs = []error{errors.New("database is down")}
+	h.store.recordErrs = []error{errors.New("database is down"), errors.New("database is still down")}
 	id := h.store.add("acme", "c1", `{}`)
 	h.start()
 
@@ -598,10 +598,39 @@ func TestStoreErrors(t *testing.T) {
 	h.clock.Advance(webhook.DefaultLease)
 	h.worker.Nudge()
 
-	// delivered, but not recorded: the event is delivered again once its lease runs out
+	// delivered, and recorded once the store answers again, within the lease: delivered once
+	a := h.next()
+	assert.Equal(t, store.WebhookDelivered, a.outcome)
+	assert.Equal(t, 1, a.Number)
+	require.Len(t, h.store.recorded(), 1)
+	reqs := requests()
+	require.Len(t, reqs, 1)
+	assert.Equal(t, id, reqs[0].header.Get("X-Optout-Event-Id"))
+
+	h.stop() // for the logs of every delivery
+	logs := h.logs.String()
+	assert.Contains(t, logs, "claiming webhook events failed")
+	assert.Contains(t, logs, "reading the workspace of a webhook failed")
+}
+
+func TestRecordFailsForTheWholeLease(t *testing.T) {
+	url, requests := recorder(t)
+	h := newHarness(t, url)
+	h.worker.Timeout, h.worker.Lease = 500*time.Millisecond, time.Second // real time: the lease bounds the retries
+	for range 100 {
+		h.store.recordErrs = append(h.store.recordErrs, errors.New("database is down"))
+	}
+	id := h.store.add("acme", "c1", `{}`)
+	h.start()
+	h.worker.Nudge()
+
+	// delivered, but never recorded: the event is delivered again once its lease runs out
 	a := h.next()
 	assert.Equal(t, store.WebhookDelivered, a.outcome)
 	assert.Empty(t, h.store.recorded())
+	h.store.mu.Lock()
+	h.store.recordErrs = nil
+	h.store.mu.Unlock()
 	h.clock.Advance(webhook.DefaultLease)
 	h.worker.Nudge()
 	a = h.next()
@@ -614,11 +643,8 @@ func TestStoreErrors(t *testing.T) {
 	assert.Equal(t, id, reqs[1].header.Get("X-Optout-Event-Id"))
 	assert.Len(t, h.store.recorded(), 1)
 
-	h.stop() // for the logs of every delivery
-	logs := h.logs.String()
-	assert.Contains(t, logs, "claiming webhook events failed")
-	assert.Contains(t, logs, "reading the workspace of a webhook failed")
-	assert.Contains(t, logs, "recording a webhook attempt failed")
+	h.stop()
+	assert.Contains(t, h.logs.String(), "recording a webhook attempt failed until its lease ran out")
 }
 
 func TestRunFinishesDeliveries(t *testing.T) {

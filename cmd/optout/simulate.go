@@ -71,14 +71,7 @@ func runSimulate(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 		return err
 	}
 
-	// goflow's default language is the first allowed one
-	langs := []i18n.Language{cfg.Keywords.DefaultLanguage()}
-	for _, l := range cfg.Keywords.Languages() {
-		if l != langs[0] {
-			langs = append(langs, l)
-		}
-	}
-	env := envs.NewBuilder().WithAllowedLanguages(langs...).Build()
+	env := engine.NewEnvironment(cfg)
 	sa, err := engine.NewSessionAssets(env, src, cfg)
 	if err != nil {
 		return err
