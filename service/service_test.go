@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -237,4 +238,33 @@ func TestSetConsent(t *testing.T) {
 	assert.Equal(t, service.Unprocessable, service.KindOf(err))
 	_, err = e.svc.SetConsent(e.ctx, "acme", "nonsense", []byte(`{"status": "opted_in"}`))
 	assert.Equal(t, service.Invalid, service.KindOf(err))
+}
+
+// TestImport imports the plugin's exports and every real export as they are, into one workspace.
+func TestImport(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme", `{}`)
+
+	files, err := filepath.Glob("../flows/*.json")
+	require.NoError(t, err)
+	real, err := filepath.Glob("../../shared/rapidpro-exports/*.json")
+	require.NoError(t, err)
+	require.Len(t, real, 12)
+
+	for _, path := range append(files, real...) {
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		result, err := e.svc.Import(e.ctx, "acme", data)
+		require.NoError(t, err, path)
+		assert.NotZero(t, result.Flows, path)
+	}
+
+	// and the workspace still works, with every flow readable
+	r := e.message("acme", "whatsapp:5511987650001", "rating")
+	assert.Equal(t, []string{"How do you rate the experience? Answer with a number below 10"}, replies(r))
+	r = e.message("acme", "whatsapp:5511987650001", "Parar")
+	assert.Equal(t, "opted_out", string(r.Contact.OptStatus))
+
+	_, err = e.svc.Import(e.ctx, "acme", []byte(`{"version": "13", "flows": [{"uuid": "nope"}]}`))
+	assert.Equal(t, service.Unprocessable, service.KindOf(err))
 }
