@@ -86,6 +86,7 @@ func TestPortableExportRoundTrip(t *testing.T) {
 	// the flow also works dropped into a conversation: started manually it waits for the contact's answer
 	session, sprint := startManual(t, sa, env, contact)
 	assert.Equal(t, goflows.SessionStatusWaiting, session.Status())
+	assert.Equal(t, "", replyText(sprint), "nothing said before the contact answers")
 	sprint, err = session.Resume(context.Background(), resumes.NewMsg(events.NewMsgReceived(goflows.NewMsgIn(contact.URNs()[0].Identity(), nil, "#voltar", nil, ""), "")))
 	require.NoError(t, err)
 	assert.Equal(t, "opted_in", fieldText(sa, contact, "optout_status"))
