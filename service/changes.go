@@ -97,8 +97,9 @@ func (s *Service) recordConsent(o *outcome, before, after consent.Status, keywor
 	o.change.Consent = append(o.change.Consent, ce)
 	o.changed = true
 
-	// an import moves a list the business already has: notifying it of every row would only echo it back
-	if source == store.SourceImport {
+	// an import moves a list the business already has: notifying it of every row would only echo it back; and the
+	// business is told of opt-outs and opt-ins, not of a flow clearing the status back to undefined
+	if source == store.SourceImport || after == consent.Undefined {
 		return nil
 	}
 	event, err := webhook.NewEvent(o.w.Workspace, ce, ce.OccurredOn)

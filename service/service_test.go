@@ -200,7 +200,7 @@ func TestFlowsChangeConsent(t *testing.T) {
 	ana := "whatsapp:5511987650001"
 
 	r := e.message("acme", ana, "novidades")
-	assert.Equal(t, []string{"Novidades toda semana! Responda 1 para não receber mais ou 2 para continuar."}, replies(r))
+	assert.Equal(t, []string{"Novidades toda semana! Responda 1 para não receber mais, 2 para continuar ou 3 para esquecer sua escolha."}, replies(r))
 
 	// the flow's own opt_out action: audited as a flow's change, with no keyword
 	r = e.message("acme", ana, "1")
@@ -213,11 +213,17 @@ func TestFlowsChangeConsent(t *testing.T) {
 	r = e.message("acme", ana, "2")
 	assert.Equal(t, "opted_in", string(r.Contact.OptStatus))
 
+	// and one clearing it is audited, with no webhook as the business is told of opt-outs and opt-ins only
+	e.message("acme", ana, "novidades")
+	r = e.message("acme", ana, "3")
+	assert.Equal(t, "", string(r.Contact.OptStatus))
+
 	events := e.events("acme", "")
-	require.Len(t, events, 2)
+	require.Len(t, events, 3)
 	assert.Equal(t, []string{"flow", "", "opted_out"}, []string{string(events[0].Source), events[0].Keyword, events[0].After})
 	assert.Equal(t, []string{"flow", "", "opted_in"}, []string{string(events[1].Source), events[1].Keyword, events[1].After})
-	assert.Len(t, e.webhooks("acme"), 2, "every change notifies, whatever made it")
+	assert.Equal(t, []string{"flow", "opted_in", "undefined"}, []string{string(events[2].Source), events[2].Before, events[2].After})
+	assert.Len(t, e.webhooks("acme"), 2, "every opt-out and opt-in notifies, whatever made it")
 }
 
 func TestSetConsent(t *testing.T) {
