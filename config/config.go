@@ -1,7 +1,7 @@
 // Package config is a workspace's opt-out configuration: its keywords, its replies, the group that records
 // opted-out contacts, and the template categories that still reach them. It is read from the JSON that people
 // write (a configuration file, or the body of the workspace API) and compiled once into a Config that the actions,
-// the router and the broadcast decision read on every message.
+// the router and the send decision read on every message.
 package config
 
 import (

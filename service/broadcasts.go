@@ -78,7 +78,7 @@ func readBroadcast(body []byte) (*broadcast, error) {
 	if err := strictjson.Unmarshal(body, req); err != nil {
 		return nil, &Error{Kind: Invalid, Err: err}
 	}
-	b := &broadcast{text: req.Text, dryRun: req.DryRun}
+	b := &broadcast{text: req.Text, dryRun: req.DryRun, msg: engine.Message{Origin: engine.OriginBroadcast}}
 
 	switch {
 	case len(req.URNs) > 0 && req.Group != "":
@@ -113,7 +113,7 @@ func readBroadcast(body []byte) (*broadcast, error) {
 				return nil, &Error{Kind: Unprocessable, Field: "template.category", Err: err}
 			}
 		}
-		b.msg = engine.Message{Template: req.Template.Name, Category: req.Template.Category}
+		b.msg = engine.Message{Origin: engine.OriginBroadcast, Template: req.Template.Name, Category: req.Template.Category}
 	case req.Text != "":
 		if utf8.RuneCountInString(req.Text) > MaxBroadcastText {
 			return nil, newError(Unprocessable, "text", "is longer than %d characters", MaxBroadcastText)
@@ -249,7 +249,7 @@ func (s *Service) decideBatch(ctx context.Context, w *workspace, b *store.Broadc
 		}
 		d := engine.Decide(w.cfg, r.status, lastInbound, now, req.msg)
 		decisions[i] = &store.BroadcastRecipient{URN: r.urn, Decision: decisionName(d), Reason: string(d.Reason)}
-		s.decisions.Inc("broadcast", decisionName(d), string(d.Reason))
+		s.decisions.Inc(string(req.msg.Origin), decisionName(d), string(d.Reason))
 
 		if d.Send && !b.DryRun {
 			msg := &store.OutgoingMsg{Workspace: w.ID, URN: r.urn, Channel: w.channel.UUID(), Text: req.text, Template: req.msg.Template, Source: "broadcast", BroadcastID: b.ID, CreatedOn: now}

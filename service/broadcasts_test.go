@@ -77,7 +77,7 @@ func TestBroadcast(t *testing.T) {
 
 	text := broadcast(map[string]any{"text": "Olá!", "dry_run": true})
 	assert.Equal(t, 10, text.Sent)
-	assert.Equal(t, map[string]int{"opted_out": 0, "window_closed": 1500}, text.Skipped)
+	assert.Equal(t, map[string]int{"opted_out": 1200, "window_closed": 300}, text.Skipped, "a broadcast is the business writing first: no free text to opted-out contacts")
 	assert.True(t, text.DryRun)
 
 	outbox, _, err := e.svc.Outbox(e.ctx, "acme", 0, 1000)
@@ -112,4 +112,22 @@ func TestBroadcastErrors(t *testing.T) {
 		_, err := e.svc.Broadcast(e.ctx, "acme", []byte(body))
 		assert.EqualError(t, err, msg, body)
 	}
+}
+
+// TestBroadcastFreeTextSkipsOptedOut guards the worst leak a broadcast can have: the contact whose last message was
+// PARAR is inside the 24-hour window, and a broadcast is the business writing first, so free text must not reach them.
+func TestBroadcastFreeTextSkipsOptedOut(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme", `{}`)
+	left, stayed := "whatsapp:5511987650001", "whatsapp:5511987650002"
+	e.message("acme", left, "PARAR")
+	e.message("acme", stayed, "oi")
+	e.advance(time.Hour)
+
+	b, err := e.svc.Broadcast(e.ctx, "acme", []byte(`{"urns": ["`+left+`", "`+stayed+`"], "text": "Promoção!"}`))
+	require.NoError(t, err)
+	assert.Equal(t, []service.RecipientView{
+		{URN: urns.URN(left), Decision: "skip", Reason: "opted_out"},
+		{URN: urns.URN(stayed), Decision: "send"},
+	}, []service.RecipientView{*b.Recipients[0], *b.Recipients[1]})
 }

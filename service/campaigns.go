@@ -146,7 +146,7 @@ func (s *Service) fire(ctx context.Context, w *workspace, c *export.Campaign, e 
 		return err
 	}
 
-	d := engine.DecideCampaign(w.cfg, consent.StatusOf(w.sa, contact), rec.LastInboundOn, now, campaignMessage(w, e))
+	d := engine.Decide(w.cfg, consent.StatusOf(w.sa, contact), rec.LastInboundOn, now, campaignMessage(w, e))
 	o := s.newOutcome(w, contact, w.channel.UUID(), "")
 	o.change.CampaignFire = &store.CampaignFire{Event: e.UUID, ContactUUID: contact.UUID(), Decision: decisionName(d), Reason: string(d.Reason), FiredOn: now.UTC()}
 
@@ -173,7 +173,7 @@ func (s *Service) fire(ctx context.Context, w *workspace, c *export.Campaign, e 
 		return storeError(err)
 	}
 	s.committed(ctx, o)
-	s.decisions.Inc("campaign", decisionName(d), string(d.Reason))
+	s.decisions.Inc(string(engine.OriginCampaign), decisionName(d), string(d.Reason))
 	return nil
 }
 
@@ -217,19 +217,21 @@ func (s *Service) runEvent(ctx context.Context, w *workspace, c *export.Campaign
 
 // campaignMessage is what the event sends, for the decision: the first template its flow sends, else free text.
 func campaignMessage(w *workspace, e *export.CampaignEvent) engine.Message {
+	msg := engine.Message{Origin: engine.OriginCampaign}
 	if e.Type != export.EventTypeFlow {
-		return engine.Message{}
+		return msg
 	}
 	flow, err := w.sa.Flows().Get(e.Flow.UUID)
 	if err != nil {
-		return engine.Message{}
+		return msg
 	}
 	for _, node := range flow.Nodes() {
 		for _, a := range node.Actions() {
 			if send, ok := a.(*goactions.SendMsg); ok && send.Template != nil {
-				return engine.Message{Template: send.Template.Name}
+				msg.Template = send.Template.Name
+				return msg
 			}
 		}
 	}
-	return engine.Message{}
+	return msg
 }
