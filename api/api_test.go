@@ -30,7 +30,7 @@ func newServer(t *testing.T) *httptest.Server {
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	coord, err := cluster.New("", st, st, log)
+	coord, err := cluster.New("", st, log)
 	require.NoError(t, err)
 
 	registry := &metrics.Registry{}

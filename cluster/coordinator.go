@@ -1,11 +1,11 @@
 // Package cluster is what several instances of the service share through Redis: a lock per contact, so that no two
-// instances handle one contact's messages at once; the answers given to processed messages, so that a retried
-// message is answered without reading the store; and each workspace's set of opted-out contacts, which the broadcast
-// filter reads instead of the store.
+// instances handle one contact's messages at once, and the answers given to processed messages, so that a retried
+// message is answered without reading the store.
 //
-// Redis is optional and may go away at any time. Without it, locks are the store's and everything else is a miss
-// that sends the caller to the store. Nothing read from Redis is trusted unless Redis itself says it is complete, so
-// a Redis that restarted empty, or a set that missed a write, is rebuilt from the store before it is used again.
+// Redis is optional and may go away at any time. Without it, locks are the store's and an answer is a miss that sends
+// the caller to the store. Nothing that decides what a contact may be sent is kept here: consent is read from the
+// store, its only truth, so that a change made by any writer (another instance, an import run without Redis, a
+// future channel) is seen by the next decision, with no cache to tell.
 package cluster
 
 import (
@@ -20,8 +20,6 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 	"github.com/nyaruka/gocommon/urns"
-
-	"github.com/optout-dev/optout/store"
 )
 
 // Locker is the lock of last resort: store.Store's LockContact, in-process on SQLite and a PostgreSQL advisory lock
@@ -30,17 +28,10 @@ type Locker interface {
 	LockContact(ctx context.Context, workspace string, urn urns.URN) (unlock func(), err error)
 }
 
-// Source is where the opted-out sets are rebuilt from; store.Store satisfies it.
-type Source interface {
-	ListWorkspaces(ctx context.Context) ([]string, error)
-	OptedOut(ctx context.Context, workspace string, after int64, limit int) ([]*store.Contact, error)
-}
-
 // Coordinator is one instance's view of what the instances share. Its methods are safe for concurrent use.
 type Coordinator struct {
 	pool     *redis.Pool // nil without Redis
 	fallback Locker
-	source   Source
 	log      *slog.Logger
 	keys     keys
 	settings settings
@@ -81,13 +72,13 @@ func WithDialer(dial func(ctx context.Context, network, addr string) (net.Conn, 
 
 // New returns a Coordinator for the Redis at url, or one without Redis if url is empty. A Redis that doesn't answer
 // yet is not an error: the Coordinator falls back until Run finds it answering. Run must run for Redis to be used
-// again after any failure, and for the opted-out sets to be built at all.
+// again after any failure.
 //
-// Redis must not evict keys (maxmemory-policy noeviction, the default): a rebuild that lost the keys it builds in
-// could mark a set complete that isn't.
-func New(url string, fallback Locker, source Source, log *slog.Logger, opts ...Option) (*Coordinator, error) {
-	if fallback == nil || source == nil {
-		return nil, errors.New("cluster: a fallback locker and a source are required")
+// Redis must not evict keys (maxmemory-policy noeviction, the default): an evicted lock would let two instances
+// handle one contact at once.
+func New(url string, fallback Locker, log *slog.Logger, opts ...Option) (*Coordinator, error) {
+	if fallback == nil {
+		return nil, errors.New("cluster: a fallback locker is required")
 	}
 	if log == nil {
 		log = slog.Default()
@@ -98,11 +89,10 @@ func New(url string, fallback Locker, source Source, log *slog.Logger, opts ...O
 	}
 	c := &Coordinator{
 		fallback: fallback,
-		source:   source,
 		log:      log,
 		keys:     keys(s.prefix),
 		settings: s,
-		health:   health{up: true, dirty: map[string]uint64{}},
+		health:   health{up: true},
 		closed:   make(chan struct{}),
 	}
 	if url == "" {

@@ -6,28 +6,25 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nyaruka/gocommon/urns"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 func TestNew(t *testing.T) {
-	_, err := New("http://localhost:6379", &fakeLocker{}, &fakeSource{}, nil)
+	_, err := New("http://localhost:6379", &fakeLocker{}, nil)
 	assert.EqualError(t, err, `cluster: "http://localhost:6379" is not a redis:// or rediss:// URL`)
 
-	_, err = New("", nil, &fakeSource{}, nil)
-	assert.EqualError(t, err, "cluster: a fallback locker and a source are required")
-	_, err = New("", &fakeLocker{}, nil, nil)
-	assert.EqualError(t, err, "cluster: a fallback locker and a source are required")
+	_, err = New("", nil, nil)
+	assert.EqualError(t, err, "cluster: a fallback locker is required")
 
 	// a Redis that isn't there yet is no error: the Coordinator starts down
 	var dialer countingDialer
-	c, err := New("redis://127.0.0.1:1", &fakeLocker{}, &fakeSource{}, slog.New(slog.DiscardHandler), WithDialer(dialer.dial))
+	c, err := New("redis://127.0.0.1:1", &fakeLocker{}, slog.New(slog.DiscardHandler), WithDialer(dialer.dial))
 	require.NoError(t, err)
 	defer c.Close()
 	assert.Equal(t, int64(1), dialer.attempts.Load())
 	assert.False(t, c.Available())
-	_, ok := c.OptedOut(context.Background(), "ws", []urns.URN{urn(1)})
+	_, ok := c.Response(context.Background(), "ws", "msg")
 	assert.False(t, ok)
 	assert.Equal(t, int64(1), dialer.attempts.Load(), "calls don't try a Redis that is down")
 }
@@ -35,7 +32,7 @@ func TestNew(t *testing.T) {
 func TestWithoutRedis(t *testing.T) {
 	ctx := context.Background()
 	locker := &fakeLocker{}
-	c := newCoordinator(t, "", locker, &fakeSource{})
+	c := newCoordinator(t, "", locker)
 
 	unlock, err := c.LockContact(ctx, "ws", urn(1))
 	require.NoError(t, err)
@@ -44,11 +41,6 @@ func TestWithoutRedis(t *testing.T) {
 
 	c.RememberResponse(ctx, "ws", "msg", []byte(`{}`))
 	_, ok := c.Response(ctx, "ws", "msg")
-	assert.False(t, ok)
-
-	c.SetOptedOut(ctx, "ws", urn(1), true)
-	c.Invalidate(ctx, "ws")
-	_, ok = c.OptedOut(ctx, "ws", []urns.URN{urn(1)})
 	assert.False(t, ok)
 	assert.False(t, c.Available())
 
@@ -73,13 +65,4 @@ func TestKeys(t *testing.T) {
 	assert.NotEqual(t, k.lock("a:b", "tel:1"), k.lock("a", "b:tel:1"))
 	assert.NotEqual(t, k.response("a:b", "c"), k.response("a", "b:c"))
 	assert.NotEqual(t, k.response("a b", "c"), k.response("a+b", "c"))
-
-	live, temp, touched, rebuilding := k.optedOut("ws")
-	assert.Equal(t, "optout:optedout:ws", live)
-	otherLive, _, _, _ := k.optedOut("ws:rebuild")
-	assert.NotContains(t, []string{live, touched, rebuilding}, otherLive)
-	assert.NotEqual(t, temp, otherLive)
-
-	assert.NotEqual(t, completeMember, member(""), "no URN is the mark")
-	assert.NotEqual(t, completeMember, member(urns.URN(completeMember)))
 }

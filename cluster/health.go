@@ -19,12 +19,8 @@ var (
 // don't try it (nor dial it) until Run's next check finds it answering, so a dead Redis costs one timeout per
 // check interval rather than one per call.
 type health struct {
-	mu         sync.Mutex
-	up         bool
-	complete   bool              // every workspace's set was complete at Run's last check
-	dirty      map[string]uint64 // workspaces whose set missed a write, by the sequence number of the miss
-	seq        uint64
-	listFailed bool // Run's last check couldn't list the workspaces, so that it logs that once
+	mu sync.Mutex
+	up bool
 }
 
 // do runs f on a connection, unless Redis is not configured or known to be down. A failure to reach Redis opens the
@@ -61,8 +57,8 @@ func (c *Coordinator) do(ctx context.Context, f func(conn redis.Conn) error) err
 	return err
 }
 
-// Run checks Redis every interval until ctx is done or the Coordinator is closed: it closes the breaker when Redis
-// answers again, and rebuilds the opted-out sets that aren't complete. Without Redis it returns at once.
+// Run checks Redis every interval until ctx is done or the Coordinator is closed, and closes the breaker when Redis
+// answers again. Without Redis it returns at once.
 func (c *Coordinator) Run(ctx context.Context) {
 	if c.pool == nil {
 		return
@@ -81,28 +77,23 @@ func (c *Coordinator) Run(ctx context.Context) {
 	}
 }
 
-// Available says whether Redis answers and, as of Run's last check, every workspace's opted-out set is complete.
+// Available says whether Redis answers, as of the last call or check.
 func (c *Coordinator) Available() bool {
 	c.health.mu.Lock()
 	defer c.health.mu.Unlock()
-	return c.health.up && c.health.complete && len(c.health.dirty) == 0
+	return c.pool != nil && c.health.up
 }
 
-// check is Run's work for one interval. When Redis answers again, the sets that missed writes meanwhile are
-// invalidated before the breaker closes, so that nothing in this instance trusts them in between.
+// check is Run's work for one interval.
 func (c *Coordinator) check(ctx context.Context) {
 	probe, cancel := context.WithTimeout(ctx, c.settings.timeout)
 	err := c.ping(probe)
-	if err == nil {
-		err = c.cleanDirty(probe)
-	}
 	cancel()
 	if err != nil {
 		c.wentDown(err)
 		return
 	}
 	c.cameUp()
-	c.rebuildIncomplete(ctx)
 }
 
 // ping asks Redis whether it answers, bypassing the breaker: it is the breaker's probe.
@@ -123,7 +114,6 @@ func (c *Coordinator) wentDown(err error) {
 		c.log.Warn("redis is not answering, falling back to the store", "error", err)
 	}
 	c.health.up = false
-	c.health.complete = false
 }
 
 func (c *Coordinator) cameUp() {
@@ -133,51 +123,4 @@ func (c *Coordinator) cameUp() {
 		c.log.Info("redis is answering again")
 	}
 	c.health.up = true
-}
-
-// markDirty remembers that the workspace's set missed a write, until cleanDirty invalidates it in Redis.
-func (c *Coordinator) markDirty(workspace string) {
-	c.health.mu.Lock()
-	defer c.health.mu.Unlock()
-	c.health.seq++
-	c.health.dirty[workspace] = c.health.seq
-	c.health.complete = false
-}
-
-func (c *Coordinator) isDirty(workspace string) bool {
-	c.health.mu.Lock()
-	defer c.health.mu.Unlock()
-	_, dirty := c.health.dirty[workspace]
-	return dirty
-}
-
-// cleanDirty invalidates in Redis the sets that missed a write. A workspace stays dirty if it missed another write
-// meanwhile, since the invalidation may have come before that one.
-func (c *Coordinator) cleanDirty(ctx context.Context) error {
-	c.health.mu.Lock()
-	dirty := make(map[string]uint64, len(c.health.dirty))
-	for ws, seq := range c.health.dirty {
-		dirty[ws] = seq
-	}
-	c.health.mu.Unlock()
-	if len(dirty) == 0 {
-		return nil
-	}
-
-	conn, err := c.pool.GetContext(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	for ws, seq := range dirty {
-		if err := c.invalidate(ctx, conn, ws); err != nil {
-			return err
-		}
-		c.health.mu.Lock()
-		if c.health.dirty[ws] == seq {
-			delete(c.health.dirty, ws)
-		}
-		c.health.mu.Unlock()
-	}
-	return nil
 }

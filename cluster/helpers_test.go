@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,9 +17,6 @@ import (
 	"github.com/gomodule/redigo/redis"
 	"github.com/nyaruka/gocommon/urns"
 	"github.com/stretchr/testify/require"
-
-	"github.com/optout-dev/optout/consent"
-	"github.com/optout-dev/optout/store"
 )
 
 // eventually is the deadline for anything that waits on another goroutine or process: generous, because this
@@ -49,9 +45,9 @@ func testPrefix(t *testing.T, url string) string {
 }
 
 // newCoordinator returns a Coordinator that the test closes when it ends.
-func newCoordinator(t *testing.T, url string, fallback Locker, source Source, opts ...Option) *Coordinator {
+func newCoordinator(t *testing.T, url string, fallback Locker, opts ...Option) *Coordinator {
 	t.Helper()
-	c, err := New(url, fallback, source, slog.New(slog.DiscardHandler), opts...)
+	c, err := New(url, fallback, slog.New(slog.DiscardHandler), opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	return c
@@ -88,89 +84,6 @@ func (l *fakeLocker) LockContact(ctx context.Context, workspace string, urn urns
 	l.mu.Unlock()
 	m.Lock()
 	return m.Unlock, nil
-}
-
-// fakeSource is a store of contacts' statuses. Its afterPage, when set, runs after OptedOut read a page and before it
-// returns it, which is where a write can race a rebuild.
-type fakeSource struct {
-	mu        sync.Mutex
-	contacts  map[string][]*store.Contact // by workspace, by ID
-	listErr   error
-	pages     atomic.Int64
-	afterPage func(workspace string, page []*store.Contact)
-}
-
-// set records the contact's status, adding it if it's new, as a store's commit would.
-func (s *fakeSource) set(workspace string, urn urns.URN, optedOut bool) {
-	status := consent.OptedIn
-	if optedOut {
-		status = consent.OptedOut
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.contacts == nil {
-		s.contacts = map[string][]*store.Contact{}
-	}
-	for _, c := range s.contacts[workspace] {
-		if c.URN == urn {
-			c.OptStatus = status
-			return
-		}
-	}
-	s.contacts[workspace] = append(s.contacts[workspace], &store.Contact{ID: int64(len(s.contacts[workspace]) + 1), URN: urn, OptStatus: status})
-}
-
-// optedOut returns the URNs of the workspace's opted-out contacts, sorted.
-func (s *fakeSource) optedOut(workspace string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for _, c := range s.contacts[workspace] {
-		if c.OptStatus == consent.OptedOut {
-			out = append(out, string(c.URN))
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-func (s *fakeSource) ListWorkspaces(ctx context.Context) ([]string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.listErr != nil {
-		return nil, s.listErr
-	}
-	workspaces := make([]string, 0, len(s.contacts))
-	for ws := range s.contacts {
-		workspaces = append(workspaces, ws)
-	}
-	slices.Sort(workspaces)
-	return workspaces, nil
-}
-
-func (s *fakeSource) OptedOut(ctx context.Context, workspace string, after int64, limit int) ([]*store.Contact, error) {
-	s.pages.Add(1)
-	s.mu.Lock()
-	var page []*store.Contact
-	for _, c := range s.contacts[workspace] {
-		if c.ID > after && c.OptStatus == consent.OptedOut && len(page) < limit {
-			copied := *c
-			page = append(page, &copied)
-		}
-	}
-	s.mu.Unlock()
-	if s.afterPage != nil {
-		s.afterPage(workspace, page)
-	}
-	return page, nil
-}
-
-// setMembers returns the members of a set, sorted.
-func setMembers(t *testing.T, conn redis.Conn, key string) []string {
-	members, err := redis.Strings(conn.Do("SMEMBERS", key))
-	require.NoError(t, err)
-	slices.Sort(members)
-	return members
 }
 
 // urn returns a WhatsApp URN numbered n.

@@ -20,13 +20,6 @@ func (k keys) response(workspace, msg string) string {
 	return k.join("response", workspace, msg)
 }
 
-// optedOut returns the key of the workspace's set of opted-out URNs, and those of its rebuild: the set being built,
-// the URNs written while it is built, and the token of the instance building it.
-func (k keys) optedOut(workspace string) (live, temp, touched, rebuilding string) {
-	live = k.join("optedout", workspace)
-	return live, live + ":rebuild", live + ":touched", live + ":rebuilding"
-}
-
 func (k keys) join(kind string, parts ...string) string {
 	var b strings.Builder
 	b.WriteString(string(k))
@@ -39,8 +32,8 @@ func (k keys) join(kind string, parts ...string) string {
 	return b.String()
 }
 
-// member is how a URN is known in keys and sets: its identity, without the channel or display that the same contact
-// may come with on different messages. An identity always has a colon.
+// member is how a URN is known in keys: its identity, without the channel or display that the same contact may come
+// with on different messages.
 func member(urn urns.URN) string {
 	return string(urn.Identity())
 }

@@ -22,8 +22,8 @@ func TestLockExcludesAcrossInstances(t *testing.T) {
 	prefix := testPrefix(t, url)
 	locker := &fakeLocker{}
 	instances := []*Coordinator{
-		newCoordinator(t, url, locker, &fakeSource{}, WithPrefix(prefix)),
-		newCoordinator(t, url, locker, &fakeSource{}, WithPrefix(prefix)),
+		newCoordinator(t, url, locker, WithPrefix(prefix)),
+		newCoordinator(t, url, locker, WithPrefix(prefix)),
 	}
 
 	const goroutines, increments = 8, 25
@@ -63,8 +63,8 @@ func TestLockReleases(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	prefix := testPrefix(t, url)
-	a := newCoordinator(t, url, &fakeLocker{}, &fakeSource{}, WithPrefix(prefix))
-	b := newCoordinator(t, url, &fakeLocker{}, &fakeSource{}, WithPrefix(prefix))
+	a := newCoordinator(t, url, &fakeLocker{}, WithPrefix(prefix))
+	b := newCoordinator(t, url, &fakeLocker{}, WithPrefix(prefix))
 	conn := dial(t, url)
 
 	unlock, err := a.LockContact(ctx, "ws", urn(1))
@@ -119,8 +119,8 @@ func TestLockWaitHonoursContext(t *testing.T) {
 	url := testenv.Redis(t)
 	t.Parallel()
 	prefix := testPrefix(t, url)
-	a := newCoordinator(t, url, &fakeLocker{}, &fakeSource{}, WithPrefix(prefix))
-	b := newCoordinator(t, url, &fakeLocker{}, &fakeSource{}, WithPrefix(prefix))
+	a := newCoordinator(t, url, &fakeLocker{}, WithPrefix(prefix))
+	b := newCoordinator(t, url, &fakeLocker{}, WithPrefix(prefix))
 
 	unlock, err := a.LockContact(context.Background(), "ws", urn(1))
 	require.NoError(t, err)
@@ -148,9 +148,9 @@ func TestLockTTL(t *testing.T) {
 	ctx := context.Background()
 	prefix := testPrefix(t, url)
 	const ttl = 2 * time.Second
-	crashed := newCoordinator(t, url, &fakeLocker{}, &fakeSource{}, WithPrefix(prefix), WithLockTTL(ttl))
-	holding := newCoordinator(t, url, &fakeLocker{}, &fakeSource{}, WithPrefix(prefix), WithLockTTL(ttl))
-	other := newCoordinator(t, url, &fakeLocker{}, &fakeSource{}, WithPrefix(prefix))
+	crashed := newCoordinator(t, url, &fakeLocker{}, WithPrefix(prefix), WithLockTTL(ttl))
+	holding := newCoordinator(t, url, &fakeLocker{}, WithPrefix(prefix), WithLockTTL(ttl))
+	other := newCoordinator(t, url, &fakeLocker{}, WithPrefix(prefix))
 	conn := dial(t, url)
 
 	_, err := crashed.LockContact(ctx, "ws", urn(1))

@@ -15,8 +15,8 @@ func TestResponses(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	prefix := testPrefix(t, url)
-	a := newCoordinator(t, url, &fakeLocker{}, &fakeSource{}, WithPrefix(prefix))
-	b := newCoordinator(t, url, &fakeLocker{}, &fakeSource{}, WithPrefix(prefix))
+	a := newCoordinator(t, url, &fakeLocker{}, WithPrefix(prefix))
+	b := newCoordinator(t, url, &fakeLocker{}, WithPrefix(prefix))
 
 	_, ok := b.Response(ctx, "ws", "5f3a1c1e-7d5e-4d0a-9b7e-2f0f6c1d2e3a")
 	assert.False(t, ok)

@@ -211,8 +211,8 @@ func TestPostgresOutage(t *testing.T) {
 	t.Logf("%d messages acknowledged around a PostgreSQL restart, %d answered 503 during it and retried; %d changes, all committed", l.n, unavailable.Load(), changes)
 }
 
-// TestRedisOutage stops Redis while messages stream in: every answer stays a 200, from PostgreSQL, and Redis is used
-// again, its opted-out sets rebuilt, once it is back.
+// TestRedisOutage stops Redis while messages stream in: every answer stays a 200, with PostgreSQL's locks, and Redis is
+// used again once it is back.
 func TestRedisOutage(t *testing.T) {
 	rs := testenv.StartRedis(t)
 	receiver := newReceiver(t)
@@ -247,7 +247,7 @@ func TestRedisOutage(t *testing.T) {
 	require.Eventually(t, func() bool { return acked.Load() >= after+100 }, time.Minute, 10*time.Millisecond)
 	finish()
 
-	// the restarted Redis is in use again: it holds the workspace's rebuilt set of opted-out contacts
+	// the restarted Redis is in use again: it holds the answers to the messages since
 	conn, err := redis.DialURL(rs.URL())
 	require.NoError(t, err)
 	defer conn.Close()

@@ -208,18 +208,6 @@ func (s *Service) recipients(w *workspace, req *broadcast) func(context.Context)
 			batch[i] = &recipient{urn: urn}
 		}
 
-		// a template needs only who opted out, which the instances share in Redis; free text also needs when each
-		// contact last wrote, which only the store has
-		if req.msg.Template != "" {
-			if optedOut, ok := s.cluster.OptedOut(ctx, w.ID, urnz); ok {
-				for i, r := range batch {
-					if optedOut[i] {
-						r.status = consent.OptedOut
-					}
-				}
-				return batch, nil
-			}
-		}
 		contacts, err := s.store.ContactsByURN(ctx, w.ID, urnz)
 		if err != nil {
 			return nil, err

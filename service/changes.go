@@ -24,7 +24,6 @@ type outcome struct {
 
 	change  store.Change
 	replies []*store.OutgoingMsg
-	changed bool // whether the contact's consent changed, so the opted-out set needs telling
 }
 
 func (s *Service) newOutcome(w *workspace, contact *flows.Contact, channel assets.ChannelUUID, msgUUID flows.InputUUID) *outcome {
@@ -95,7 +94,6 @@ func (s *Service) recordConsent(o *outcome, before, after consent.Status, keywor
 		OccurredOn:  s.now().UTC(),
 	}
 	o.change.Consent = append(o.change.Consent, ce)
-	o.changed = true
 
 	// an import moves a list the business already has: notifying it of every row would only echo it back; and the
 	// business is told of opt-outs and opt-ins, not of a flow clearing the status back to undefined
@@ -110,11 +108,8 @@ func (s *Service) recordConsent(o *outcome, before, after consent.Status, keywor
 	return nil
 }
 
-// committed tells the other instances and the webhook worker about a change the store committed.
+// committed wakes the webhook worker for a change the store committed.
 func (s *Service) committed(ctx context.Context, o *outcome) {
-	if o.changed {
-		s.cluster.SetOptedOut(ctx, o.w.ID, contactURN(o.contact), consent.StatusOf(o.w.sa, o.contact) == consent.OptedOut)
-	}
 	if len(o.change.Webhooks) > 0 {
 		s.nudge()
 	}

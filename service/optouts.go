@@ -323,7 +323,6 @@ func (s *Service) ImportOptOuts(ctx context.Context, workspaceID string, rows []
 	if err := s.store.Commit(ctx, change); err != nil {
 		return nil, storeError(err)
 	}
-	s.cluster.Invalidate(ctx, w.ID)
 	return result, nil
 }
 

@@ -26,9 +26,6 @@ type Coordinator interface {
 	LockContact(ctx context.Context, workspace string, urn urns.URN) (unlock func(), err error)
 	Response(ctx context.Context, workspace string, msg string) ([]byte, bool)
 	RememberResponse(ctx context.Context, workspace string, msg string, response []byte)
-	OptedOut(ctx context.Context, workspace string, urns []urns.URN) (optedOut []bool, ok bool)
-	SetOptedOut(ctx context.Context, workspace string, urn urns.URN, optedOut bool)
-	Invalidate(ctx context.Context, workspace string)
 }
 
 // Options are what a Service is built from.

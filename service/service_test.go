@@ -41,7 +41,7 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { st.Close() })
 
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	coord, err := cluster.New("", st, st, log)
+	coord, err := cluster.New("", st, log)
 	require.NoError(t, err)
 	t.Cleanup(func() { coord.Close() })
 

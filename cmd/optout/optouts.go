@@ -109,7 +109,7 @@ func withService(st *storeSettings, stderr io.Writer, fn func(context.Context, *
 		return fmt.Errorf("opening the store: %w", err)
 	}
 	defer s.Close()
-	coord, err := cluster.New(*st.redis, s, s, log)
+	coord, err := cluster.New(*st.redis, s, log)
 	if err != nil {
 		return fmt.Errorf("connecting to Redis: %w", err)
 	}

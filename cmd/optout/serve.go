@@ -86,7 +86,7 @@ func serve(ctx context.Context, log *slog.Logger, c *serveConfig) error {
 	}
 	defer st.Close()
 
-	coord, err := cluster.New(c.redis, st, st, log)
+	coord, err := cluster.New(c.redis, st, log)
 	if err != nil {
 		return fmt.Errorf("connecting to Redis: %w", err)
 	}
