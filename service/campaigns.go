@@ -21,9 +21,9 @@ import (
 // a date set far in the past doesn't fire events that were due long ago.
 const CampaignLookback = 24 * time.Hour
 
-// RunCampaigns fires due campaign events every interval until ctx is done.
+// RunCampaigns fires due campaign events every CampaignInterval until ctx is done.
 func (s *Service) RunCampaigns(ctx context.Context) {
-	ticker := time.NewTicker(s.interval)
+	ticker := time.NewTicker(s.campaignInterval)
 	defer ticker.Stop()
 	for {
 		if err := s.FireCampaigns(ctx, s.now()); err != nil && ctx.Err() == nil {
@@ -85,7 +85,7 @@ func (s *Service) fireEvent(ctx context.Context, w *workspace, c *export.Campaig
 			if fired[m.UUID] {
 				continue
 			}
-			contact, err := w.readContact(m)
+			contact, _, err := s.contactOf(w, m, m.URN, "")
 			if err != nil {
 				return err
 			}
@@ -137,58 +137,40 @@ func (s *Service) fire(ctx context.Context, w *workspace, c *export.Campaign, e 
 	}
 	defer unlock()
 
-	rec, err := s.store.ContactByURN(ctx, w.ID, member.URN)
-	if err != nil {
-		return storeError(err)
-	}
-	contact, err := w.readContact(rec)
+	contact, lastInbound, err := s.loadContact(ctx, w, member.URN, "")
 	if err != nil {
 		return err
 	}
-
-	d := engine.Decide(w.cfg, consent.StatusOf(w.sa, contact), rec.LastInboundOn, now, campaignMessage(w, e))
-	o := s.newOutcome(w, contact, w.channel.UUID(), "")
-	o.change.CampaignFire = &store.CampaignFire{Event: e.UUID, ContactUUID: contact.UUID(), Decision: decisionName(d), Reason: string(d.Reason), FiredOn: now.UTC()}
+	d := engine.Decide(w.cfg, consent.StatusOf(w.sa, contact), lastInbound, now, campaignMessage(w, e))
+	cc := s.begin(w, contact, lastInbound, engine.OriginCampaign)
+	cc.change.CampaignFire = &store.CampaignFire{Event: e.UUID, ContactUUID: contact.UUID(), Decision: decisionName(d), Reason: string(d.Reason), FiredOn: now.UTC()}
 
 	if d.Send {
-		if err := s.runEvent(ctx, w, c, e, o); err != nil {
+		if err := s.runEvent(ctx, w, c, e, cc); err != nil {
 			return err
 		}
 	}
-	if err := s.finish(o); err != nil {
-		return err
-	}
-	for _, msg := range o.change.Outbox {
-		msg.Source = "campaign"
-	}
-	record, err := w.record(contact, rec.LastInboundOn)
-	if err != nil {
-		return err
-	}
-	o.change.Contacts = []*store.Contact{record}
-
-	if err := s.store.Commit(ctx, &o.change); errors.Is(err, store.ErrConflict) {
+	if err := s.commit(ctx, cc); errors.Is(err, store.ErrConflict) {
 		return nil // another instance fired it first
 	} else if err != nil {
-		return storeError(err)
+		return err
 	}
-	s.committed(ctx, o)
 	s.decisions.Inc(string(engine.OriginCampaign), decisionName(d), string(d.Reason))
 	return nil
 }
 
 // runEvent sends the event's message, or starts its flow as its start mode says.
-func (s *Service) runEvent(ctx context.Context, w *workspace, c *export.Campaign, e *export.CampaignEvent, o *outcome) error {
+func (s *Service) runEvent(ctx context.Context, w *workspace, c *export.Campaign, e *export.CampaignEvent, cc *contactChange) error {
 	if e.Type == export.EventTypeMessage {
-		text := e.Message[o.contact.Language()]
+		text := e.Message[cc.contact.Language()]
 		if text == "" {
 			text = e.Message[e.BaseLanguage]
 		}
-		o.replies = append(o.replies, &store.OutgoingMsg{Workspace: w.ID, ContactUUID: o.contact.UUID(), URN: contactURN(o.contact), Channel: o.channel, Text: text, CreatedOn: s.now().UTC()})
+		s.queue(cc, contactURN(cc.contact), text, "", s.now().UTC())
 		return nil
 	}
 
-	_, err := s.store.WaitingSession(ctx, w.ID, o.contact.UUID())
+	_, err := s.store.WaitingSession(ctx, w.ID, cc.contact.UUID())
 	inFlow := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return storeError(err)
@@ -202,17 +184,17 @@ func (s *Service) runEvent(ctx context.Context, w *workspace, c *export.Campaign
 		return fmt.Errorf("no campaign %s in the workspace's assets", c.UUID)
 	}
 	trigger := triggers.NewBuilder(e.Flow).CampaignFired(events.NewCampaignFired(campaign, e.UUID), campaign).Build()
-	session, sprint, err := s.eng.NewSession(ctx, w.sa, w.env, o.contact, trigger, nil)
+	session, sprint, err := s.eng.NewSession(ctx, w.sa, w.env, cc.contact, trigger, nil)
 	if err != nil {
 		return fmt.Errorf("starting %s: %w", e.Flow, err)
 	}
-	if err := s.add(o, sprint.Events(), store.SourceFlow); err != nil {
+	if err := s.addEvents(cc, sprint.Events(), store.SourceFlow); err != nil {
 		return err
 	}
 	if inFlow && e.StartMode == export.StartModePassive {
 		return nil // a passive start leaves the contact in the flow it was in
 	}
-	return s.keepSession(o, session, sprint)
+	return cc.keepSession(session, sprint)
 }
 
 // campaignMessage is what the event sends, for the decision: the first template its flow sends, else free text.

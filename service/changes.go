@@ -2,6 +2,9 @@ package service
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"time"
 
 	"github.com/nyaruka/gocommon/i18n"
 	"github.com/nyaruka/gocommon/urns"
@@ -10,52 +13,82 @@ import (
 	"github.com/nyaruka/goflow/flows/events"
 
 	"github.com/optout-dev/optout/consent"
+	"github.com/optout-dev/optout/engine"
 	"github.com/optout-dev/optout/store"
 	"github.com/optout-dev/optout/webhook"
 )
 
-// outcome collects what a piece of work did to one contact, to be committed as one store.Change.
-type outcome struct {
-	w       *workspace
-	contact *flows.Contact
-	before  consent.Status // the contact's status before the work
-	channel assets.ChannelUUID
-	msgUUID flows.InputUUID
+// contactChange collects what one piece of work (a message, a consent change asked through the API, a campaign event
+// firing, a row of an import) does to one contact, so that all of it is committed as one store.Change or none of it
+// is. Every piece of work goes the same way: load the contact, begin, change it (run a flow, set its consent), then
+// commit, which records what the work did and tells whoever waits for it.
+type contactChange struct {
+	w           *workspace
+	contact     *flows.Contact
+	lastInbound time.Time      // when the contact last wrote, which opens WhatsApp's window
+	before      consent.Status // the contact's status before the work
+	origin      engine.Origin  // of the messages the work sends
+	channel     assets.ChannelUUID
+	msgUUID     flows.InputUUID // of the message that caused the work, if one did
 
-	change  store.Change
-	replies []*store.OutgoingMsg
+	change store.Change
 }
 
-func (s *Service) newOutcome(w *workspace, contact *flows.Contact, channel assets.ChannelUUID, msgUUID flows.InputUUID) *outcome {
-	return &outcome{
-		w:       w,
-		contact: contact,
-		before:  consent.StatusOf(w.sa, contact),
-		channel: channel,
-		msgUUID: msgUUID,
-		change:  store.Change{Workspace: w.ID},
+// loadContact reads the contact with the URN, or creates one with the name if the workspace doesn't know the URN, with
+// when it last wrote. It is the one way a piece of work gets its contact.
+func (s *Service) loadContact(ctx context.Context, w *workspace, urn urns.URN, name string) (*flows.Contact, time.Time, error) {
+	rec, err := s.store.ContactByURN(ctx, w.ID, urn)
+	if errors.Is(err, store.ErrNotFound) {
+		rec = nil
+	} else if err != nil {
+		return nil, time.Time{}, storeError(err)
+	}
+	return s.contactOf(w, rec, urn, name)
+}
+
+// contactOf reads a stored contact into goflow, or creates one for the URN when rec is nil, for work that read its
+// contacts in bulk.
+func (s *Service) contactOf(w *workspace, rec *store.Contact, urn urns.URN, name string) (*flows.Contact, time.Time, error) {
+	if rec == nil {
+		contact, err := flows.NewContact(w.sa, flows.NewContactUUID(), 0, name, i18n.NilLanguage, flows.ContactStatusActive, nil,
+			s.now().UTC(), nil, []urns.URN{urn}, nil, nil, nil, assets.IgnoreMissing)
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("creating contact %s: %w", urn, err)
+		}
+		return contact, time.Time{}, nil
+	}
+	contact, err := flows.ReadContact(w.sa, rec.Data, assets.IgnoreMissing)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("reading contact %s: %w", rec.URN, err)
+	}
+	return contact, rec.LastInboundOn, nil
+}
+
+// begin starts the work on a contact, which sends its messages on the workspace's channel unless it came in on
+// another.
+func (s *Service) begin(w *workspace, contact *flows.Contact, lastInbound time.Time, origin engine.Origin) *contactChange {
+	return &contactChange{
+		w:           w,
+		contact:     contact,
+		lastInbound: lastInbound,
+		before:      consent.StatusOf(w.sa, contact),
+		origin:      origin,
+		channel:     w.channel.UUID(),
+		change:      store.Change{Workspace: w.ID},
 	}
 }
 
-// add takes in the events of a sprint: the messages it created are queued to send, and each consent change becomes
-// an audit row and a webhook event. A change the plugin's actions made carries their consent_changed event; one a
-// flow made by setting the status field itself is found by comparing the status afterwards, in finish.
-func (s *Service) add(o *outcome, evts []flows.Event, source store.Source) error {
+// addEvents takes in the events of a sprint: each message it created is decided, as the work's origin says, and
+// queued if it may go; each consent change becomes an audit row and a webhook event. A change the plugin's actions
+// made carries their consent_changed event; one a flow made by setting the status field itself is found by comparing
+// the status afterwards, when the change is committed.
+func (s *Service) addEvents(c *contactChange, evts []flows.Event, source store.Source) error {
 	for _, e := range evts {
 		switch e := e.(type) {
 		case *events.MsgCreated:
-			o.replies = append(o.replies, &store.OutgoingMsg{
-				Workspace:   o.w.ID,
-				ContactUUID: o.contact.UUID(),
-				URN:         e.Msg.URN().Identity(),
-				Channel:     o.channel,
-				Text:        e.Msg.Text(),
-				Template:    templateName(e.Msg),
-				Source:      "reply",
-				CreatedOn:   e.CreatedOn(),
-			})
+			s.queue(c, e.Msg.URN().Identity(), e.Msg.Text(), templateName(e.Msg), e.CreatedOn())
 		case *consent.Changed:
-			if err := s.recordConsent(o, e.PreviousStatus, e.Status, e.Keyword, e.Language, source); err != nil {
+			if err := s.recordConsent(c, e.PreviousStatus, e.Status, e.Keyword, e.Language, source); err != nil {
 				return err
 			}
 		}
@@ -63,56 +96,115 @@ func (s *Service) add(o *outcome, evts []flows.Event, source store.Source) error
 	return nil
 }
 
-// finish records a consent change that no consent_changed event accounted for, which a flow made by setting the
-// status field itself, and queues the replies.
-func (s *Service) finish(o *outcome) error {
-	after := consent.StatusOf(o.w.sa, o.contact)
-	last := o.before
-	if n := len(o.change.Consent); n > 0 {
-		last = o.change.Consent[n-1].After
+// queue puts a message for the contact in the outbox, if the send decision lets it go.
+func (s *Service) queue(c *contactChange, urn urns.URN, text, template string, createdOn time.Time) {
+	msg := engine.Message{Origin: c.origin, Template: template}
+	d := engine.Decide(c.w.cfg, consent.StatusOf(c.w.sa, c.contact), c.lastInbound, s.now(), msg)
+	s.decisions.Inc(string(c.origin), decisionName(d), string(d.Reason))
+	if !d.Send {
+		return
 	}
-	if after != last {
-		if err := s.recordConsent(o, last, after, "", i18n.NilLanguage, store.SourceFlow); err != nil {
-			return err
-		}
-	}
-	o.change.Outbox = append(o.change.Outbox, o.replies...)
-	return nil
+	c.change.Outbox = append(c.change.Outbox, &store.OutgoingMsg{
+		Workspace:   c.w.ID,
+		ContactUUID: c.contact.UUID(),
+		URN:         urn,
+		Channel:     c.channel,
+		Text:        text,
+		Template:    template,
+		Source:      string(c.origin),
+		CreatedOn:   createdOn,
+	})
 }
 
-func (s *Service) recordConsent(o *outcome, before, after consent.Status, keyword string, language i18n.Language, source store.Source) error {
+// setConsent moves the contact to the status at a request from outside a flow (the API, an import), as a keyword
+// would but without the reply: the fields and the group, the audit row, the webhook, and an opt-out ends the contact's
+// waiting session. It returns whether the status changed.
+func (s *Service) setConsent(ctx context.Context, c *contactChange, target consent.Status, source store.Source, language i18n.Language) (bool, error) {
+	previous, err := consent.Apply(ctx, s.eng, c.w.env, c.w.sa, c.contact, target, func(flows.Event) {})
+	if err != nil || previous == target {
+		return false, err
+	}
+	if target == consent.OptedOut {
+		c.endSession()
+	}
+	return true, s.recordConsent(c, previous, target, "", language, source)
+}
+
+// endSession ends the contact's waiting session: no flow goes on talking to a contact who left.
+func (c *contactChange) endSession() {
+	c.change.EndSessions = append(c.change.EndSessions, c.contact.UUID())
+}
+
+func (s *Service) recordConsent(c *contactChange, before, after consent.Status, keyword string, language i18n.Language, source store.Source) error {
 	ce := &store.ConsentEvent{
-		ContactUUID: o.contact.UUID(),
-		URN:         contactURN(o.contact),
+		ContactUUID: c.contact.UUID(),
+		URN:         contactURN(c.contact),
 		Before:      before,
 		After:       after,
 		Keyword:     keyword,
 		Language:    language,
-		MsgUUID:     o.msgUUID,
-		Channel:     o.channel,
+		MsgUUID:     c.msgUUID,
+		Channel:     c.channel,
 		Source:      source,
 		OccurredOn:  s.now().UTC(),
 	}
-	o.change.Consent = append(o.change.Consent, ce)
+	c.change.Consent = append(c.change.Consent, ce)
 
 	// an import moves a list the business already has: notifying it of every row would only echo it back; and the
 	// business is told of opt-outs and opt-ins, not of a flow clearing the status back to undefined
 	if source == store.SourceImport || after == consent.Undefined {
 		return nil
 	}
-	event, err := webhook.NewEvent(o.w.Workspace, ce, ce.OccurredOn)
+	event, err := webhook.NewEvent(c.w.Workspace, ce, ce.OccurredOn)
 	if err != nil {
 		return err
 	}
-	o.change.Webhooks = append(o.change.Webhooks, event)
+	c.change.Webhooks = append(c.change.Webhooks, event)
 	return nil
 }
 
-// committed wakes the webhook worker for a change the store committed.
-func (s *Service) committed(ctx context.Context, o *outcome) {
-	if len(o.change.Webhooks) > 0 {
+// settle completes the change with what the work left implicit: a consent change that no consent_changed event
+// accounted for, which a flow made by setting the status field itself, and the contact as it is now.
+func (s *Service) settle(c *contactChange) error {
+	after := consent.StatusOf(c.w.sa, c.contact)
+	last := c.before
+	if n := len(c.change.Consent); n > 0 {
+		last = c.change.Consent[n-1].After
+	}
+	if after != last {
+		if err := s.recordConsent(c, last, after, "", i18n.NilLanguage, store.SourceFlow); err != nil {
+			return err
+		}
+	}
+	record, err := c.w.record(c.contact, c.lastInbound)
+	if err != nil {
+		return err
+	}
+	c.change.Contacts = append(c.change.Contacts, record)
+	return nil
+}
+
+// commit settles the change and writes it in one transaction. It returns an error wrapping store.ErrConflict when
+// the change's message or campaign fire was already recorded, by another instance that got there first.
+func (s *Service) commit(ctx context.Context, c *contactChange) error {
+	if err := s.settle(c); err != nil {
+		return err
+	}
+	return s.write(ctx, &c.change)
+}
+
+// write commits a change to the store and wakes the webhook worker for the events it holds.
+func (s *Service) write(ctx context.Context, change *store.Change) error {
+	if err := s.store.Commit(ctx, change); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return err
+		}
+		return storeError(err)
+	}
+	if len(change.Webhooks) > 0 {
 		s.nudge()
 	}
+	return nil
 }
 
 // contactURN is the URN a contact is stored by: its first, without channel or display.

@@ -3,7 +3,6 @@ package service
 import (
 	"time"
 
-	"github.com/nyaruka/gocommon/i18n"
 	"github.com/nyaruka/gocommon/jsonx"
 	"github.com/nyaruka/gocommon/urns"
 	"github.com/nyaruka/goflow/assets"
@@ -52,17 +51,6 @@ func (w *workspace) view(contact *flows.Contact, lastInbound time.Time, full boo
 		}
 	}
 	return v
-}
-
-// newContact creates a contact for a URN the workspace doesn't know yet.
-func (s *Service) newContact(w *workspace, urn urns.URN, name string) (*flows.Contact, error) {
-	return flows.NewContact(w.sa, flows.NewContactUUID(), 0, name, i18n.NilLanguage, flows.ContactStatusActive, nil,
-		s.now().UTC(), nil, []urns.URN{urn}, nil, nil, nil, assets.IgnoreMissing)
-}
-
-// readContact reads a stored contact into goflow.
-func (w *workspace) readContact(rec *store.Contact) (*flows.Contact, error) {
-	return flows.ReadContact(w.sa, rec.Data, assets.IgnoreMissing)
 }
 
 // record is the contact as the store keeps it.

@@ -30,11 +30,11 @@ func (s *Service) Contact(ctx context.Context, workspaceID string, rawURN string
 	} else if err != nil {
 		return nil, storeError(err)
 	}
-	contact, err := w.readContact(rec)
+	contact, lastInbound, err := s.contactOf(w, rec, urn, "")
 	if err != nil {
 		return nil, err
 	}
-	return w.view(contact, rec.LastInboundOn, true), nil
+	return w.view(contact, lastInbound, true), nil
 }
 
 // ConsentEventView is a row of the audit log as the API shows it.

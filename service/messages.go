@@ -17,6 +17,7 @@ import (
 	"github.com/nyaruka/goflow/flows/resumes"
 	"github.com/nyaruka/goflow/flows/triggers"
 
+	"github.com/optout-dev/optout/engine"
 	"github.com/optout-dev/optout/internal/strictjson"
 	"github.com/optout-dev/optout/keywords"
 	"github.com/optout-dev/optout/store"
@@ -149,14 +150,14 @@ func (s *Service) HandleMessage(ctx context.Context, workspaceID string, body []
 		return nil, storeError(err)
 	}
 
-	o, result, err := s.handle(ctx, w, m)
+	c, result, err := s.handle(ctx, w, m)
 	if err != nil {
 		return nil, err
 	}
 	response := jsonx.MustMarshal(result)
-	o.change.Message = &store.ProcessedMessage{UUID: m.uuid, Response: response}
+	c.change.Message = &store.ProcessedMessage{UUID: m.uuid, Response: response}
 
-	if err := s.store.Commit(ctx, &o.change); errors.Is(err, store.ErrConflict) {
+	if err := s.commit(ctx, c); errors.Is(err, store.ErrConflict) {
 		// processed meanwhile by an instance that held the lock when ours had expired: its answer stands
 		response, err = s.store.ProcessedMessage(ctx, w.ID, m.uuid)
 		if err != nil {
@@ -164,40 +165,30 @@ func (s *Service) HandleMessage(ctx context.Context, workspaceID string, body []
 		}
 		return response, nil
 	} else if err != nil {
-		return nil, storeError(err)
+		return nil, err
 	}
 
-	s.committed(ctx, o)
 	s.cluster.RememberResponse(ctx, w.ID, string(m.uuid), response)
 	s.messages.Inc(string(result.Intent))
 	return response, nil
 }
 
 // handle works out everything the message changes, without writing any of it.
-func (s *Service) handle(ctx context.Context, w *workspace, m *incoming) (*outcome, *MessageResult, error) {
-	rec, err := s.store.ContactByURN(ctx, w.ID, m.urn)
-	var contact *flows.Contact
-	lastInbound := m.receivedOn
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		contact, err = s.newContact(w, m.urn, m.name)
-	case err == nil:
-		contact, err = w.readContact(rec)
-		if rec.LastInboundOn.After(lastInbound) {
-			lastInbound = rec.LastInboundOn // a message delivered late doesn't move the window back
-		}
-	default:
-		return nil, nil, storeError(err)
-	}
+func (s *Service) handle(ctx context.Context, w *workspace, m *incoming) (*contactChange, *MessageResult, error) {
+	contact, lastInbound, err := s.loadContact(ctx, w, m.urn, m.name)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading contact %s: %w", m.urn, err)
+		return nil, nil, err
 	}
 	if contact.Name() == "" && m.name != "" {
 		contact.SetName(m.name)
 	}
 	contact.SetLastSeenOn(m.receivedOn)
+	if m.receivedOn.After(lastInbound) {
+		lastInbound = m.receivedOn // a message delivered late doesn't move the window back
+	}
 
-	o := s.newOutcome(w, contact, m.channel, m.uuid)
+	c := s.begin(w, contact, lastInbound, engine.OriginReply)
+	c.channel, c.msgUUID = m.channel, m.uuid
 	msg := events.NewMsgReceived(flows.NewMsgIn(m.urn, w.channel.Reference(), m.text, nil, ""), "")
 	msg.UUID_ = flows.EventUUID(m.uuid) // so that the input, and the consent event, carry the message's UUID
 	msg.CreatedOn_ = m.receivedOn
@@ -208,48 +199,39 @@ func (s *Service) handle(ctx context.Context, w *workspace, m *incoming) (*outco
 	}
 
 	if res.Handled() {
-		if err := s.add(o, res.Events, store.SourceKeyword); err != nil {
+		if err := s.addEvents(c, res.Events, store.SourceKeyword); err != nil {
 			return nil, nil, err
 		}
 		if res.Match.Intent == keywords.OptOut {
-			o.change.EndSession = contact.UUID() // no flow goes on talking to a contact who left
+			c.endSession()
 		}
-	} else if err := s.runFlows(ctx, w, o, msg); err != nil {
+	} else if err := s.runFlows(ctx, w, c, msg); err != nil {
 		return nil, nil, err
 	}
-
-	if err := s.finish(o); err != nil {
-		return nil, nil, err
-	}
-	record, err := w.record(contact, lastInbound)
-	if err != nil {
-		return nil, nil, err
-	}
-	o.change.Contacts = []*store.Contact{record}
 
 	result := &MessageResult{
 		Intent:   res.Match.Intent,
 		Language: string(res.Match.Language),
 		Handled:  res.Handled(),
-		Replies:  make([]*Reply, len(o.replies)),
+		Replies:  make([]*Reply, len(c.change.Outbox)),
 		Contact:  w.view(contact, lastInbound, false),
 	}
-	for i, r := range o.replies {
+	for i, r := range c.change.Outbox {
 		result.Replies[i] = &Reply{Text: r.Text, URN: r.URN, Template: r.Template}
 	}
-	return o, result, nil
+	return c, result, nil
 }
 
 // runFlows gives a message the interceptor didn't take to the contact's waiting session, or starts the flow of the
 // trigger it matches.
-func (s *Service) runFlows(ctx context.Context, w *workspace, o *outcome, msg *events.MsgReceived) error {
+func (s *Service) runFlows(ctx context.Context, w *workspace, c *contactChange, msg *events.MsgReceived) error {
 	var session flows.Session
 	var sprint flows.Sprint
 
-	waiting, err := s.store.WaitingSession(ctx, w.ID, o.contact.UUID())
+	waiting, err := s.store.WaitingSession(ctx, w.ID, c.contact.UUID())
 	switch {
 	case err == nil && (waiting.ExpiresOn.IsZero() || waiting.ExpiresOn.After(s.now())):
-		if session, err = s.eng.ReadSession(w.sa, waiting.Data, w.env, o.contact, nil, assets.IgnoreMissing); err != nil {
+		if session, err = s.eng.ReadSession(w.sa, waiting.Data, w.env, c.contact, nil, assets.IgnoreMissing); err != nil {
 			return fmt.Errorf("reading session %s: %w", waiting.UUID, err)
 		}
 		if sprint, err = session.Resume(ctx, resumes.NewMsg(msg)); err != nil {
@@ -257,9 +239,9 @@ func (s *Service) runFlows(ctx context.Context, w *workspace, o *outcome, msg *e
 		}
 	case err == nil || errors.Is(err, store.ErrNotFound):
 		if err == nil {
-			o.change.EndSession = o.contact.UUID() // expired
+			c.endSession() // expired
 		}
-		trigger, match := w.matchTrigger(msg.Msg.Text(), o.contact, o.channel)
+		trigger, match := w.matchTrigger(msg.Msg.Text(), c.contact, c.channel)
 		if trigger == nil {
 			return nil
 		}
@@ -267,33 +249,33 @@ func (s *Service) runFlows(ctx context.Context, w *workspace, o *outcome, msg *e
 		if match != nil {
 			tb = tb.WithMatch(match)
 		}
-		if session, sprint, err = s.eng.NewSession(ctx, w.sa, w.env, o.contact, tb.Build(), nil); err != nil {
+		if session, sprint, err = s.eng.NewSession(ctx, w.sa, w.env, c.contact, tb.Build(), nil); err != nil {
 			return fmt.Errorf("starting %s: %w", trigger.Flow, err)
 		}
 	default:
 		return storeError(err)
 	}
 
-	if err := s.add(o, sprint.Events(), store.SourceFlow); err != nil {
+	if err := s.addEvents(c, sprint.Events(), store.SourceFlow); err != nil {
 		return err
 	}
-	return s.keepSession(o, session, sprint)
+	return c.keepSession(session, sprint)
 }
 
 // keepSession stores a session that waits for the contact, and ends the contact's waiting session otherwise.
-func (s *Service) keepSession(o *outcome, session flows.Session, sprint flows.Sprint) error {
+func (c *contactChange) keepSession(session flows.Session, sprint flows.Sprint) error {
 	if session.Status() != flows.SessionStatusWaiting {
-		o.change.EndSession = o.contact.UUID()
+		c.endSession()
 		return nil
 	}
 	data, err := jsonx.Marshal(session)
 	if err != nil {
 		return err
 	}
-	o.change.Session = &store.Session{UUID: session.UUID(), ContactUUID: o.contact.UUID(), Data: data}
+	c.change.Session = &store.Session{UUID: session.UUID(), ContactUUID: c.contact.UUID(), Data: data}
 	for _, e := range sprint.Events() {
 		if wait, ok := e.(*events.MsgWait); ok {
-			o.change.Session.ExpiresOn = wait.ExpiresOn
+			c.change.Session.ExpiresOn = wait.ExpiresOn
 		}
 	}
 	return nil

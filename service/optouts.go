@@ -16,6 +16,7 @@ import (
 	"github.com/nyaruka/goflow/flows/modifiers"
 
 	"github.com/optout-dev/optout/consent"
+	"github.com/optout-dev/optout/engine"
 	"github.com/optout-dev/optout/internal/strictjson"
 	"github.com/optout-dev/optout/store"
 )
@@ -47,35 +48,17 @@ func (s *Service) SetConsent(ctx context.Context, workspaceID string, rawURN str
 	}
 	defer unlock()
 
-	contact, lastInbound, err := s.loadOrCreate(ctx, w, urn, "")
+	contact, lastInbound, err := s.loadContact(ctx, w, urn, "")
 	if err != nil {
 		return nil, err
 	}
-	o := s.newOutcome(w, contact, w.channel.UUID(), "")
-	previous, err := consent.Apply(ctx, s.eng, w.env, w.sa, contact, req.Status, func(flows.Event) {})
-	if err != nil {
+	c := s.begin(w, contact, lastInbound, engine.OriginReply)
+	if _, err := s.setConsent(ctx, c, req.Status, store.SourceAPI, i18n.NilLanguage); err != nil {
 		return nil, err
 	}
-	if previous != req.Status {
-		if err := s.recordConsent(o, previous, req.Status, "", i18n.NilLanguage, store.SourceAPI); err != nil {
-			return nil, err
-		}
-		if req.Status == consent.OptedOut {
-			o.change.EndSession = contact.UUID()
-		}
-	}
-	if err := s.finish(o); err != nil {
+	if err := s.commit(ctx, c); err != nil {
 		return nil, err
 	}
-	record, err := w.record(contact, lastInbound)
-	if err != nil {
-		return nil, err
-	}
-	o.change.Contacts = []*store.Contact{record}
-	if err := s.store.Commit(ctx, &o.change); err != nil {
-		return nil, storeError(err)
-	}
-	s.committed(ctx, o)
 	return w.view(contact, lastInbound, true), nil
 }
 
@@ -89,19 +72,6 @@ func readConsent(body []byte) (*ConsentRequest, error) {
 		return nil, newError(Unprocessable, "status", "%q is not opted_out or opted_in", req.Status)
 	}
 	return req, nil
-}
-
-// loadOrCreate reads the contact with the URN, or creates one, with when it last wrote.
-func (s *Service) loadOrCreate(ctx context.Context, w *workspace, urn urns.URN, name string) (*flows.Contact, time.Time, error) {
-	rec, err := s.store.ContactByURN(ctx, w.ID, urn)
-	if errors.Is(err, store.ErrNotFound) {
-		contact, err := s.newContact(w, urn, name)
-		return contact, time.Time{}, err
-	} else if err != nil {
-		return nil, time.Time{}, storeError(err)
-	}
-	contact, err := w.readContact(rec)
-	return contact, rec.LastInboundOn, err
 }
 
 // OptOutView is an opted-out contact in a listing.
@@ -284,23 +254,11 @@ func (s *Service) ImportOptOuts(ctx context.Context, workspaceID string, rows []
 		}
 
 		for _, r := range batch {
-			var contact *flows.Contact
-			var lastInbound time.Time
-			if rec := byURN[r.URN]; rec != nil {
-				contact, err = w.readContact(rec)
-				lastInbound = rec.LastInboundOn
-			} else {
-				contact, err = s.newContact(w, r.URN, r.Name)
+			rec := byURN[r.URN]
+			if rec == nil {
 				result.NewContact++
 			}
-			if err != nil {
-				return nil, fmt.Errorf("line %d: %w", r.Line, err)
-			}
-			if contact.Language() == "" && r.Language != "" {
-				contact.SetLanguage(r.Language)
-			}
-
-			changed, err := s.importRow(ctx, w, change, contact, r)
+			changed, err := s.importRow(ctx, w, change, rec, r)
 			if err != nil {
 				return nil, fmt.Errorf("line %d: %w", r.Line, err)
 			}
@@ -309,35 +267,35 @@ func (s *Service) ImportOptOuts(ctx context.Context, workspaceID string, rows []
 			} else {
 				result.Unchanged++
 			}
-			record, err := w.record(contact, lastInbound)
-			if err != nil {
-				return nil, err
-			}
-			change.Contacts = append(change.Contacts, record)
 		}
 		if progress != nil {
 			progress(start + len(batch))
 		}
 	}
 
-	if err := s.store.Commit(ctx, change); err != nil {
-		return nil, storeError(err)
+	if err := s.write(ctx, change); err != nil {
+		return nil, err
 	}
 	return result, nil
 }
 
-// importRow opts one contact out, dating the change as the row does, and adds it to the import's change.
-func (s *Service) importRow(ctx context.Context, w *workspace, change *store.Change, contact *flows.Contact, r *OptOutRow) (bool, error) {
-	o := s.newOutcome(w, contact, w.channel.UUID(), "")
-	previous, err := consent.Apply(ctx, s.eng, w.env, w.sa, contact, consent.OptedOut, func(flows.Event) {})
-	if err != nil || previous == consent.OptedOut {
+// importRow opts one contact out, as an opt-out through the API would, dating the change as the row does, and adds
+// it to the import's change.
+func (s *Service) importRow(ctx context.Context, w *workspace, change *store.Change, rec *store.Contact, r *OptOutRow) (bool, error) {
+	contact, lastInbound, err := s.contactOf(w, rec, r.URN, r.Name)
+	if err != nil {
 		return false, err
 	}
-	if err := s.recordConsent(o, previous, consent.OptedOut, "", r.Language, store.SourceImport); err != nil {
+	if contact.Language() == "" && r.Language != "" {
+		contact.SetLanguage(r.Language)
+	}
+	c := s.begin(w, contact, lastInbound, engine.OriginReply)
+	changed, err := s.setConsent(ctx, c, consent.OptedOut, store.SourceImport, r.Language)
+	if err != nil {
 		return false, err
 	}
-	if !r.OptedOutOn.IsZero() {
-		o.change.Consent[0].OccurredOn = r.OptedOutOn.UTC()
+	if changed && !r.OptedOutOn.IsZero() {
+		c.change.Consent[0].OccurredOn = r.OptedOutOn.UTC()
 		if field := w.sa.Fields().Get(consent.ChangedOnField); field != nil {
 			mod := modifiers.NewField(field, r.OptedOutOn.UTC().Format(time.RFC3339Nano))
 			if _, err := modifiers.Apply(ctx, s.eng, w.env, w.sa, contact, mod, func(flows.Event) {}); err != nil {
@@ -345,6 +303,11 @@ func (s *Service) importRow(ctx context.Context, w *workspace, change *store.Cha
 			}
 		}
 	}
-	change.Consent = append(change.Consent, o.change.Consent...)
-	return true, nil
+	if err := s.settle(c); err != nil {
+		return false, err
+	}
+	change.Contacts = append(change.Contacts, c.change.Contacts...)
+	change.Consent = append(change.Consent, c.change.Consent...)
+	change.EndSessions = append(change.EndSessions, c.change.EndSessions...)
+	return changed, nil
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nyaruka/gocommon/urns"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -83,4 +84,29 @@ line 3: urn: "5511987650002" is not a valid URN: path cannot be empty
 line 4: urn: whatsapp:5511987650001 is also on line 2
 line 5: language: "portuguese" is not an ISO 639-3 code
 line 6: opted_out_on: "yesterday" is not an RFC 3339 time`)
+}
+
+// TestOptOutsEndWaitingSessions: an opt-out made by an import or through the API ends the contact's waiting session
+// exactly as a keyword does, so that the flow doesn't carry on with the next message.
+func TestOptOutsEndWaitingSessions(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme", `{}`)
+	e.importFile("acme", "../../shared/rapidpro-exports/rating_10.json")
+	question := []string{"How do you rate the experience? Answer with a number below 10"}
+	byImport, byAPI, byKeyword := "whatsapp:5511987650001", "whatsapp:5511987650002", "whatsapp:5511987650003"
+	for _, urn := range []string{byImport, byAPI, byKeyword} {
+		require.Equal(t, question, replies(e.message("acme", urn, "rating")))
+	}
+
+	_, err := e.svc.ImportOptOuts(e.ctx, "acme", []*service.OptOutRow{{Line: 2, URN: urns.URN(byImport)}}, nil)
+	require.NoError(t, err)
+	_, err = e.svc.SetConsent(e.ctx, "acme", byAPI, []byte(`{"status": "opted_out"}`))
+	require.NoError(t, err)
+	e.message("acme", byKeyword, "parar")
+
+	for _, urn := range []string{byImport, byAPI, byKeyword} {
+		r := e.message("acme", urn, "7")
+		assert.Empty(t, r.Replies, "%s's flow ended with the opt-out", urn)
+		assert.Equal(t, "opted_out", string(r.Contact.OptStatus))
+	}
 }

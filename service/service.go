@@ -30,27 +30,27 @@ type Coordinator interface {
 
 // Options are what a Service is built from.
 type Options struct {
-	Store    store.Store
-	Cluster  Coordinator
-	Policy   *webhook.Policy // what webhook URLs may be, for workspaces and for flows' webhook calls
-	Nudge    func()          // wakes the webhook worker after events are committed; may be nil
-	Metrics  *metrics.Registry
-	Log      *slog.Logger
-	Now      func() time.Time // nil for time.Now
-	Interval time.Duration    // how often RunCampaigns looks for due campaign events; default a minute
+	Store            store.Store
+	Cluster          Coordinator
+	Policy           *webhook.Policy // what webhook URLs may be, for workspaces and for flows' webhook calls
+	Nudge            func()          // wakes the webhook worker after events are committed; may be nil
+	Metrics          *metrics.Registry
+	Log              *slog.Logger
+	Now              func() time.Time // nil for time.Now
+	CampaignInterval time.Duration    // how often RunCampaigns looks for due campaign events; default a minute
 }
 
 // Service is the opt-out service. It is safe for concurrent use.
 type Service struct {
-	store       store.Store
-	cluster     Coordinator
-	policy      *webhook.Policy
-	nudge       func()
-	log         *slog.Logger
-	now         func() time.Time
-	interval    time.Duration
-	eng         flows.Engine
-	interceptor *engine.Interceptor
+	store            store.Store
+	cluster          Coordinator
+	policy           *webhook.Policy
+	nudge            func()
+	log              *slog.Logger
+	now              func() time.Time
+	campaignInterval time.Duration
+	eng              flows.Engine
+	interceptor      *engine.Interceptor
 
 	messages  *metrics.Counter
 	decisions *metrics.Counter
@@ -62,16 +62,16 @@ type Service struct {
 // New creates a service.
 func New(o Options) *Service {
 	s := &Service{
-		store:      o.Store,
-		cluster:    o.Cluster,
-		policy:     o.Policy,
-		nudge:      o.Nudge,
-		log:        o.Log,
-		now:        o.Now,
-		interval:   o.Interval,
-		workspaces: map[string]*workspace{},
-		messages:   o.Metrics.NewCounter("optout_messages_total", "Incoming messages, by the intent the interceptor found in them (none for all others).", "intent"),
-		decisions:  o.Metrics.NewCounter("optout_decisions_total", "Broadcast and campaign recipients, by what was decided for them and why.", "kind", "decision", "reason"),
+		store:            o.Store,
+		cluster:          o.Cluster,
+		policy:           o.Policy,
+		nudge:            o.Nudge,
+		log:              o.Log,
+		now:              o.Now,
+		campaignInterval: o.CampaignInterval,
+		workspaces:       map[string]*workspace{},
+		messages:         o.Metrics.NewCounter("optout_messages_total", "Incoming messages, by the intent the interceptor found in them (none for all others).", "intent"),
+		decisions:        o.Metrics.NewCounter("optout_decisions_total", "Messages decided for sending, by their origin (reply, broadcast, campaign), what was decided and why.", "kind", "decision", "reason"),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -79,8 +79,8 @@ func New(o Options) *Service {
 	if s.nudge == nil {
 		s.nudge = func() {}
 	}
-	if s.interval == 0 {
-		s.interval = time.Minute
+	if s.campaignInterval == 0 {
+		s.campaignInterval = time.Minute
 	}
 
 	// flows' own webhook calls go through the same guarded client as the business's notifications

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nyaruka/goflow/flows"
@@ -161,7 +162,7 @@ const (
 INSERT INTO sessions (workspace, contact_uuid, uuid, data, expires_on) VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (workspace, contact_uuid) DO UPDATE SET uuid = excluded.uuid, data = excluded.data, expires_on = excluded.expires_on`
 
-	sqlDeleteSession = `DELETE FROM sessions WHERE workspace = $1 AND contact_uuid = $2`
+	sqlDeleteSessions = `DELETE FROM sessions WHERE workspace = $1 AND contact_uuid %s`
 )
 
 func (s *store) writeSession(ctx context.Context, tx *sql.Tx, c *Change) error {
@@ -170,9 +171,14 @@ func (s *store) writeSession(ctx context.Context, tx *sql.Tx, c *Change) error {
 			return fmt.Errorf("writing session: %w", err)
 		}
 	}
-	if c.EndSession != "" && (c.Session == nil || c.Session.ContactUUID != c.EndSession) {
-		if _, err := tx.ExecContext(ctx, sqlDeleteSession, c.Workspace, c.EndSession); err != nil {
-			return fmt.Errorf("ending session: %w", err)
+	ending := c.EndSessions
+	if c.Session != nil && slices.Contains(ending, c.Session.ContactUUID) {
+		ending = slices.DeleteFunc(slices.Clone(ending), func(u flows.ContactUUID) bool { return u == c.Session.ContactUUID })
+	}
+	if len(ending) > 0 {
+		query := fmt.Sprintf(sqlDeleteSessions, s.dialect.in("$2"))
+		if _, err := tx.ExecContext(ctx, query, c.Workspace, listOf(s.dialect, ending)); err != nil {
+			return fmt.Errorf("ending sessions: %w", err)
 		}
 	}
 	return nil

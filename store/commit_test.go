@@ -66,7 +66,7 @@ func TestCommitMessageOnce(t *testing.T) {
 		again := optOutChange("acme", bob, msg)
 		again.Message.Response = json.RawMessage(`{"handled": false}`)
 		again.Contacts = append(again.Contacts, &Contact{UUID: ana.UUID, URN: ana.URN, OptStatus: consent.OptedIn, Data: json.RawMessage(`{}`)})
-		again.EndSession = ana.UUID
+		again.EndSessions = []flows.ContactUUID{ana.UUID}
 		err = s.Commit(t.Context(), again)
 		assert.ErrorIs(t, err, ErrConflict)
 		assert.Equal(t, written, counts(t, s))

@@ -237,23 +237,31 @@ func TestSessions(t *testing.T) {
 		assert.True(t, got.ExpiresOn.IsZero())
 
 		// ending the session of the contact the change has a session for doesn't end that one
-		commit(t, s, &Change{Workspace: "acme", Session: second, EndSession: ana.UUID})
+		commit(t, s, &Change{Workspace: "acme", Session: second, EndSessions: []flows.ContactUUID{ana.UUID}})
 		_, err = s.WaitingSession(t.Context(), "acme", ana.UUID)
 		assert.NoError(t, err)
 
-		commit(t, s, &Change{Workspace: "acme", EndSession: ana.UUID})
+		commit(t, s, &Change{Workspace: "acme", EndSessions: []flows.ContactUUID{ana.UUID}})
 		_, err = s.WaitingSession(t.Context(), "acme", ana.UUID)
 		assert.ErrorIs(t, err, ErrNotFound)
 		_, err = s.WaitingSession(t.Context(), "acme", bob.UUID)
 		assert.NoError(t, err)
 
 		// ending one contact's session while starting another's
-		commit(t, s, &Change{Workspace: "acme", Session: first, EndSession: bob.UUID})
+		commit(t, s, &Change{Workspace: "acme", Session: first, EndSessions: []flows.ContactUUID{bob.UUID}})
 		_, err = s.WaitingSession(t.Context(), "acme", ana.UUID)
 		assert.NoError(t, err)
 		_, err = s.WaitingSession(t.Context(), "acme", bob.UUID)
 		assert.ErrorIs(t, err, ErrNotFound)
 		_, err = s.WaitingSession(t.Context(), "other", ana.UUID)
 		assert.ErrorIs(t, err, ErrNotFound)
+
+		// an import ends many at once
+		commit(t, s, &Change{Workspace: "acme", Session: third})
+		commit(t, s, &Change{Workspace: "acme", EndSessions: []flows.ContactUUID{ana.UUID, bob.UUID}})
+		for _, c := range []flows.ContactUUID{ana.UUID, bob.UUID} {
+			_, err = s.WaitingSession(t.Context(), "acme", c)
+			assert.ErrorIs(t, err, ErrNotFound)
+		}
 	})
 }

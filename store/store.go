@@ -218,10 +218,10 @@ type Change struct {
 	// Contacts are created or updated, by UUID; ID and CreatedOn are ignored.
 	Contacts []*Contact
 
-	// Session, when set, becomes the contact's waiting session, replacing any other. EndSession removes the waiting
-	// session of the contact with that UUID, when Session is not for it.
-	Session    *Session
-	EndSession flows.ContactUUID
+	// Session, when set, becomes the contact's waiting session, replacing any other. EndSessions removes the waiting
+	// sessions of the contacts with those UUIDs, but for Session's own contact.
+	Session     *Session
+	EndSessions []flows.ContactUUID
 
 	Consent  []*ConsentEvent
 	Webhooks []*WebhookEvent

@@ -117,7 +117,7 @@ func serve(ctx context.Context, log *slog.Logger, c *serveConfig) error {
 		},
 	}
 	svc := service.New(service.Options{
-		Store: st, Cluster: coord, Policy: policy, Nudge: worker.Nudge, Metrics: registry, Log: log, Interval: c.campaignInterval,
+		Store: st, Cluster: coord, Policy: policy, Nudge: worker.Nudge, Metrics: registry, Log: log, CampaignInterval: c.campaignInterval,
 	})
 
 	server := &http.Server{
