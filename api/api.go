@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/optout-dev/optout/internal/strictjson"
 	"github.com/optout-dev/optout/metrics"
 	"github.com/optout-dev/optout/service"
 )
@@ -101,10 +102,6 @@ func (s *server) handle(h handler, adminOnly bool) http.Handler {
 		if status == 0 {
 			return
 		}
-		if raw, ok := value.(json.RawMessage); ok {
-			writeRaw(w, status, raw)
-			return
-		}
 		writeJSON(w, status, value)
 	})
 }
@@ -156,6 +153,20 @@ func readBody(r *http.Request) ([]byte, error) {
 }
 
 var errTooLarge = fmt.Errorf("the request body is larger than %d bytes", MaxBodySize)
+
+// decode reads a request's JSON body into req strictly: unknown fields, a second value, and a body over MaxBodySize
+// are refused. The service checks what the fields say.
+func decode(r *http.Request, req any) error {
+	err := strictjson.Decode(r.Body, req)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return errTooLarge
+	case err != nil:
+		return &service.Error{Kind: service.Invalid, Err: err}
+	}
+	return nil
+}
 
 // statuses of the service's kinds of error
 var statuses = map[service.Kind]int{

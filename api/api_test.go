@@ -139,6 +139,7 @@ func TestErrors(t *testing.T) {
 		{"POST", "/v1/workspaces/acme/messages", `{"uuid": "5d76d86b-3bb9-4d5a-b822-c9d86f5d8e41", "text": "hi"}`, 422, "urn: is required"},
 		{"POST", "/v1/workspaces/acme/messages", `{"uuid": "5d76d86b-3bb9-4d5a-b822-c9d86f5d8e41", "urn": "whatsapp:1", "text": "hi", "received_on": "yesterday"}`, 422, `received_on: "yesterday" is not an RFC 3339 time`},
 		{"POST", "/v1/workspaces/acme/messages", `{"uuid": "5d76d86b`, 400, "malformed JSON: unexpected end of input"},
+		{"POST", "/v1/workspaces/acme/broadcasts", `{"urns": "whatsapp:123", "text": "hi"}`, 400, "urns: must be a list, not string"},
 		{"POST", "/v1/workspaces/acme/messages", ``, 400, "empty input: expected a JSON value"},
 		{"POST", "/v1/workspaces/acme/import", `{"version": "13", "flows": [{"uuid": "x"}]}`, 422, "flows[0]"},
 		{"GET", "/v1/workspaces/acme/contacts/whatsapp:5511987650001", ``, 404, "no contact with URN whatsapp:5511987650001"},
@@ -164,15 +165,17 @@ func TestBodyLimit(t *testing.T) {
 	assert.Equal(t, http.StatusRequestEntityTooLarge, status)
 	assert.Equal(t, "the request body is larger than 1048576 bytes", errorOf(body))
 
-	// without a Content-Length, the limit applies while reading
-	req, err := http.NewRequest("POST", srv.URL+"/v1/workspaces/acme/import", io.MultiReader(bytes.NewReader([]byte(big))))
-	require.NoError(t, err)
-	req.ContentLength = -1
-	req.Header.Set("Authorization", "Bearer "+admin)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+	// without a Content-Length, the limit applies while reading, a document or a request decoded as it is read
+	for _, path := range []string{"/v1/workspaces/acme/import", "/v1/workspaces/acme/messages"} {
+		req, err := http.NewRequest("POST", srv.URL+path, io.MultiReader(bytes.NewReader([]byte(big))))
+		require.NoError(t, err)
+		req.ContentLength = -1
+		req.Header.Set("Authorization", "Bearer "+admin)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, path)
+	}
 }
 
 func TestOptOutsCSV(t *testing.T) {

@@ -3,14 +3,16 @@ package api
 import (
 	"net/http"
 	"strings"
+
+	"github.com/optout-dev/optout/service"
 )
 
 func (s *server) putWorkspace(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	body, err := readBody(r)
-	if err != nil {
+	req := &service.WorkspaceRequest{}
+	if err := decode(r, req); err != nil {
 		return 0, nil, err
 	}
-	ws, created, err := s.svc.PutWorkspace(r.Context(), r.PathValue("ws"), body)
+	ws, created, err := s.svc.PutWorkspace(r.Context(), r.PathValue("ws"), req)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -35,11 +37,11 @@ func (s *server) importExport(w http.ResponseWriter, r *http.Request) (int, any,
 }
 
 func (s *server) postMessage(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	body, err := readBody(r)
-	if err != nil {
+	req := &service.MessageRequest{}
+	if err := decode(r, req); err != nil {
 		return 0, nil, err
 	}
-	result, err := s.svc.HandleMessage(r.Context(), r.PathValue("ws"), body)
+	result, err := s.svc.HandleMessage(r.Context(), r.PathValue("ws"), req)
 	return http.StatusOK, result, err
 }
 
@@ -49,11 +51,11 @@ func (s *server) getContact(w http.ResponseWriter, r *http.Request) (int, any, e
 }
 
 func (s *server) postConsent(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	body, err := readBody(r)
-	if err != nil {
+	req := &service.ConsentRequest{}
+	if err := decode(r, req); err != nil {
 		return 0, nil, err
 	}
-	contact, err := s.svc.SetConsent(r.Context(), r.PathValue("ws"), r.PathValue("urn"), body)
+	contact, err := s.svc.SetConsent(r.Context(), r.PathValue("ws"), r.PathValue("urn"), req)
 	return http.StatusOK, contact, err
 }
 
@@ -82,11 +84,11 @@ func (s *server) getEvents(w http.ResponseWriter, r *http.Request) (int, any, er
 }
 
 func (s *server) postBroadcast(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	body, err := readBody(r)
-	if err != nil {
+	req := &service.BroadcastRequest{}
+	if err := decode(r, req); err != nil {
 		return 0, nil, err
 	}
-	result, err := s.svc.Broadcast(r.Context(), r.PathValue("ws"), body)
+	result, err := s.svc.Broadcast(r.Context(), r.PathValue("ws"), req)
 	return http.StatusOK, result, err
 }
 

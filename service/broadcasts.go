@@ -7,13 +7,13 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/nyaruka/gocommon/jsonx"
 	"github.com/nyaruka/gocommon/urns"
 	"github.com/nyaruka/goflow/flows"
 
 	"github.com/optout-dev/optout/config"
 	"github.com/optout-dev/optout/consent"
 	"github.com/optout-dev/optout/engine"
-	"github.com/optout-dev/optout/internal/strictjson"
 	"github.com/optout-dev/optout/store"
 )
 
@@ -72,12 +72,8 @@ type broadcast struct {
 	dryRun    bool
 }
 
-// readBroadcast reads and checks the JSON of a BroadcastRequest, all but whether its group exists.
-func readBroadcast(body []byte) (*broadcast, error) {
-	req := &BroadcastRequest{}
-	if err := strictjson.Unmarshal(body, req); err != nil {
-		return nil, &Error{Kind: Invalid, Err: err}
-	}
+// checkBroadcast checks a BroadcastRequest, all but whether its group exists.
+func checkBroadcast(req *BroadcastRequest) (*broadcast, error) {
 	b := &broadcast{text: req.Text, dryRun: req.DryRun, msg: engine.Message{Origin: engine.OriginBroadcast}}
 
 	switch {
@@ -126,12 +122,12 @@ func readBroadcast(body []byte) (*broadcast, error) {
 
 // Broadcast decides, recipient by recipient and in batches, whether the message may go, and queues it for those it
 // may go to unless it's a dry run.
-func (s *Service) Broadcast(ctx context.Context, workspaceID string, body []byte) (*BroadcastView, error) {
+func (s *Service) Broadcast(ctx context.Context, workspaceID string, request *BroadcastRequest) (*BroadcastView, error) {
 	w, err := s.workspace(ctx, workspaceID)
 	if err != nil {
 		return nil, err
 	}
-	req, err := readBroadcast(body)
+	req, err := checkBroadcast(request)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +140,7 @@ func (s *Service) Broadcast(ctx context.Context, workspaceID string, body []byte
 	b := &store.Broadcast{
 		ID:        string(flows.NewEventUUID()),
 		Workspace: w.ID,
-		Request:   body,
+		Request:   jsonx.MustMarshal(request),
 		DryRun:    req.dryRun,
 		CreatedOn: s.now().UTC(),
 	}

@@ -9,15 +9,24 @@ import (
 	"github.com/nyaruka/gocommon/urns"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/optout-dev/optout/internal/strictjson"
 )
 
-// The API's request decoders take whatever a client sends. They must never panic, must answer every bad body with
-// an error of a kind the API turns into a 4xx, and what they accept must hold what the rest of the service relies on.
+// The API decodes whatever a client sends and the service checks it. Together they must never panic, must answer
+// every bad body with an error of a kind the API turns into a 4xx, and what they accept must hold what the rest of the
+// service relies on.
 
 func checkRejected(t *testing.T, err error) {
 	kind := KindOf(err)
 	require.Contains(t, []Kind{Invalid, Unprocessable}, kind, "error %q has no client kind", err)
 	require.NotEmpty(t, err.Error())
+}
+
+// decode decodes a body as the API does, returning false for one it refuses.
+func decode[T any](body []byte) (*T, bool) {
+	req := new(T)
+	return req, strictjson.Unmarshal(body, req) == nil
 }
 
 func FuzzReadMessage(f *testing.F) {
@@ -34,7 +43,11 @@ func FuzzReadMessage(f *testing.F) {
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 
 	f.Fuzz(func(t *testing.T, body []byte) {
-		m, err := readMessage(body, now)
+		req, ok := decode[MessageRequest](body)
+		if !ok {
+			return
+		}
+		m, err := checkMessage(req, now)
 		if err != nil {
 			checkRejected(t, err)
 			return
@@ -60,7 +73,11 @@ func FuzzReadBroadcast(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, body []byte) {
-		b, err := readBroadcast(body)
+		req, ok := decode[BroadcastRequest](body)
+		if !ok {
+			return
+		}
+		b, err := checkBroadcast(req)
 		if err != nil {
 			checkRejected(t, err)
 			return
@@ -91,7 +108,11 @@ func FuzzReadWorkspace(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, cfg, err := readWorkspace(body)
+		req, ok := decode[WorkspaceRequest](body)
+		if !ok {
+			return
+		}
+		cfg, err := checkWorkspace(req)
 		if err != nil {
 			checkRejected(t, err)
 			return
@@ -113,8 +134,11 @@ func FuzzReadConsent(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, err := readConsent(body)
-		if err != nil {
+		req, ok := decode[ConsentRequest](body)
+		if !ok {
+			return
+		}
+		if err := checkConsent(req); err != nil {
 			checkRejected(t, err)
 			return
 		}

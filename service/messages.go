@@ -18,7 +18,6 @@ import (
 	"github.com/nyaruka/goflow/flows/triggers"
 
 	"github.com/optout-dev/optout/engine"
-	"github.com/optout-dev/optout/internal/strictjson"
 	"github.com/optout-dev/optout/keywords"
 	"github.com/optout-dev/optout/store"
 )
@@ -64,13 +63,8 @@ type incoming struct {
 	receivedOn time.Time
 }
 
-// readMessage reads and checks the JSON of a MessageRequest, received now unless it says when. Its channel is empty
-// when it names none.
-func readMessage(body []byte, now time.Time) (*incoming, error) {
-	req := &MessageRequest{}
-	if err := strictjson.Unmarshal(body, req); err != nil {
-		return nil, &Error{Kind: Invalid, Err: err}
-	}
+// checkMessage checks a MessageRequest, received now unless it says when. Its channel is empty when it names none.
+func checkMessage(req *MessageRequest, now time.Time) (*incoming, error) {
 	m := &incoming{uuid: flows.InputUUID(req.UUID), text: req.Text, name: req.Name, receivedOn: now}
 
 	if !uuidRegex.MatchString(req.UUID) {
@@ -118,16 +112,15 @@ func parseURN(s string) (urns.URN, error) {
 	return urn, nil
 }
 
-// HandleMessage handles an incoming message and returns the JSON of its MessageResult. The interceptor sees it
-// first; a message it doesn't take resumes the contact's waiting session or starts a flow from a trigger. All the
-// message changes is committed at once, with the result, and the same message UUID again gets that result back and
-// changes nothing.
-func (s *Service) HandleMessage(ctx context.Context, workspaceID string, body []byte) (json.RawMessage, error) {
+// HandleMessage handles an incoming message. The interceptor sees it first; a message it doesn't take resumes the
+// contact's waiting session or starts a flow from a trigger. All the message changes is committed at once, with the
+// result, and the same message UUID again gets that result back and changes nothing.
+func (s *Service) HandleMessage(ctx context.Context, workspaceID string, req *MessageRequest) (*MessageResult, error) {
 	w, err := s.workspace(ctx, workspaceID)
 	if err != nil {
 		return nil, err
 	}
-	m, err := readMessage(body, s.now().UTC())
+	m, err := checkMessage(req, s.now().UTC())
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +129,7 @@ func (s *Service) HandleMessage(ctx context.Context, workspaceID string, body []
 	}
 
 	if response, ok := s.cluster.Response(ctx, w.ID, string(m.uuid)); ok {
-		return response, nil
+		return readResult(response)
 	}
 	unlock, err := s.cluster.LockContact(ctx, w.ID, m.urn)
 	if err != nil {
@@ -145,7 +138,7 @@ func (s *Service) HandleMessage(ctx context.Context, workspaceID string, body []
 	defer unlock()
 
 	if response, err := s.store.ProcessedMessage(ctx, w.ID, m.uuid); err == nil {
-		return response, nil
+		return readResult(response)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, storeError(err)
 	}
@@ -163,14 +156,23 @@ func (s *Service) HandleMessage(ctx context.Context, workspaceID string, body []
 		if err != nil {
 			return nil, storeError(err)
 		}
-		return response, nil
+		return readResult(response)
 	} else if err != nil {
 		return nil, err
 	}
 
 	s.cluster.RememberResponse(ctx, w.ID, string(m.uuid), response)
 	s.messages.Inc(string(result.Intent))
-	return response, nil
+	return result, nil
+}
+
+// readResult reads the result a processed message was answered with, as it was stored with the message.
+func readResult(response []byte) (*MessageResult, error) {
+	result := &MessageResult{}
+	if err := json.Unmarshal(response, result); err != nil {
+		return nil, fmt.Errorf("reading a processed message's result: %w", err)
+	}
+	return result, nil
 }
 
 // handle works out everything the message changes, without writing any of it.

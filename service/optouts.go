@@ -17,7 +17,6 @@ import (
 
 	"github.com/optout-dev/optout/consent"
 	"github.com/optout-dev/optout/engine"
-	"github.com/optout-dev/optout/internal/strictjson"
 	"github.com/optout-dev/optout/store"
 )
 
@@ -28,7 +27,7 @@ type ConsentRequest struct {
 
 // SetConsent opts a contact out or back in at the business's request, creating the contact if the workspace doesn't
 // know its URN yet. It changes the contact as a keyword would, without the reply, and is audited with source api.
-func (s *Service) SetConsent(ctx context.Context, workspaceID string, rawURN string, body []byte) (*ContactView, error) {
+func (s *Service) SetConsent(ctx context.Context, workspaceID string, rawURN string, req *ConsentRequest) (*ContactView, error) {
 	w, err := s.workspace(ctx, workspaceID)
 	if err != nil {
 		return nil, err
@@ -37,8 +36,7 @@ func (s *Service) SetConsent(ctx context.Context, workspaceID string, rawURN str
 	if err != nil {
 		return nil, &Error{Kind: Invalid, Field: "urn", Err: err}
 	}
-	req, err := readConsent(body)
-	if err != nil {
+	if err := checkConsent(req); err != nil {
 		return nil, err
 	}
 
@@ -62,16 +60,12 @@ func (s *Service) SetConsent(ctx context.Context, workspaceID string, rawURN str
 	return w.view(contact, lastInbound, true), nil
 }
 
-// readConsent reads and checks the JSON of a ConsentRequest.
-func readConsent(body []byte) (*ConsentRequest, error) {
-	req := &ConsentRequest{}
-	if err := strictjson.Unmarshal(body, req); err != nil {
-		return nil, &Error{Kind: Invalid, Err: err}
-	}
+// checkConsent checks a ConsentRequest.
+func checkConsent(req *ConsentRequest) error {
 	if req.Status != consent.OptedOut && req.Status != consent.OptedIn {
-		return nil, newError(Unprocessable, "status", "%q is not opted_out or opted_in", req.Status)
+		return newError(Unprocessable, "status", "%q is not opted_out or opted_in", req.Status)
 	}
-	return req, nil
+	return nil
 }
 
 // OptOutView is an opted-out contact in a listing.

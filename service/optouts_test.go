@@ -100,7 +100,7 @@ func TestOptOutsEndWaitingSessions(t *testing.T) {
 
 	_, err := e.svc.ImportOptOuts(e.ctx, "acme", []*service.OptOutRow{{Line: 2, URN: urns.URN(byImport)}}, nil)
 	require.NoError(t, err)
-	_, err = e.svc.SetConsent(e.ctx, "acme", byAPI, []byte(`{"status": "opted_out"}`))
+	_, err = e.svc.SetConsent(e.ctx, "acme", byAPI, &service.ConsentRequest{Status: "opted_out"})
 	require.NoError(t, err)
 	e.message("acme", byKeyword, "parar")
 

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/optout-dev/optout/cluster"
+	"github.com/optout-dev/optout/internal/strictjson"
 	"github.com/optout-dev/optout/metrics"
 	"github.com/optout-dev/optout/service"
 	"github.com/optout-dev/optout/store"
@@ -70,9 +71,16 @@ func (e *env) advance(d time.Duration) {
 
 // workspace creates a workspace with the given configuration.
 func (e *env) workspace(id string, config string) {
-	_, created, err := e.svc.PutWorkspace(e.ctx, id, []byte(config))
+	_, created, err := e.svc.PutWorkspace(e.ctx, id, request[service.WorkspaceRequest](e.t, config))
 	require.NoError(e.t, err)
 	require.True(e.t, created)
+}
+
+// request decodes a request as the API does.
+func request[T any](t *testing.T, body string) *T {
+	req := new(T)
+	require.NoError(t, strictjson.Unmarshal([]byte(body), req), body)
+	return req
 }
 
 func (e *env) importFile(ws, path string) {
@@ -88,11 +96,8 @@ func (e *env) message(ws, urn, text string) *service.MessageResult {
 }
 
 func (e *env) messageWithUUID(ws, uuid, urn, text string) *service.MessageResult {
-	body, _ := json.Marshal(map[string]string{"uuid": uuid, "urn": urn, "text": text})
-	raw, err := e.svc.HandleMessage(e.ctx, ws, body)
+	result, err := e.svc.HandleMessage(e.ctx, ws, &service.MessageRequest{UUID: uuid, URN: urn, Text: text})
 	require.NoError(e.t, err)
-	result := &service.MessageResult{}
-	require.NoError(e.t, json.Unmarshal(raw, result))
 	return result
 }
 
@@ -230,7 +235,7 @@ func TestSetConsent(t *testing.T) {
 	e := newEnv(t)
 	e.workspace("acme", `{"group": "Não Perturbe"}`)
 
-	contact, err := e.svc.SetConsent(e.ctx, "acme", "whatsapp:5511987650009", []byte(`{"status": "opted_out"}`))
+	contact, err := e.svc.SetConsent(e.ctx, "acme", "whatsapp:5511987650009", &service.ConsentRequest{Status: "opted_out"})
 	require.NoError(t, err)
 	assert.Equal(t, "opted_out", string(contact.OptStatus))
 	assert.Equal(t, []string{"Não Perturbe"}, contact.Groups)
@@ -239,10 +244,10 @@ func TestSetConsent(t *testing.T) {
 	require.Len(t, events, 1)
 	assert.Equal(t, store.SourceAPI, events[0].Source)
 
-	_, err = e.svc.SetConsent(e.ctx, "acme", "whatsapp:5511987650009", []byte(`{"status": "gone"}`))
+	_, err = e.svc.SetConsent(e.ctx, "acme", "whatsapp:5511987650009", &service.ConsentRequest{Status: "gone"})
 	assert.EqualError(t, err, `status: "gone" is not opted_out or opted_in`)
 	assert.Equal(t, service.Unprocessable, service.KindOf(err))
-	_, err = e.svc.SetConsent(e.ctx, "acme", "nonsense", []byte(`{"status": "opted_in"}`))
+	_, err = e.svc.SetConsent(e.ctx, "acme", "nonsense", &service.ConsentRequest{Status: "opted_in"})
 	assert.Equal(t, service.Invalid, service.KindOf(err))
 }
 

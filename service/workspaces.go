@@ -24,7 +24,6 @@ import (
 	"github.com/optout-dev/optout/engine"
 	"github.com/optout-dev/optout/export"
 	exports "github.com/optout-dev/optout/flows"
-	"github.com/optout-dev/optout/internal/strictjson"
 	"github.com/optout-dev/optout/store"
 )
 
@@ -158,11 +157,11 @@ var workspaceIDRegex = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
 
 // PutWorkspace creates or updates a workspace from the JSON body of a PUT, returning it as the API shows it and
 // whether it was created. A new workspace gets the plugin's export (its fields, group and system flow).
-func (s *Service) PutWorkspace(ctx context.Context, id string, body []byte) (*WorkspaceView, bool, error) {
+func (s *Service) PutWorkspace(ctx context.Context, id string, req *WorkspaceRequest) (*WorkspaceView, bool, error) {
 	if !workspaceIDRegex.MatchString(id) {
 		return nil, false, newError(Invalid, "workspace", "%q is not a workspace ID: use up to 64 letters, digits, '.', '_' and '-'", id)
 	}
-	req, cfg, err := readWorkspace(body)
+	cfg, err := checkWorkspace(req)
 	if err != nil {
 		return nil, false, err
 	}
@@ -205,35 +204,30 @@ func (s *Service) PutWorkspace(ctx context.Context, id string, body []byte) (*Wo
 	return view, created, err
 }
 
-// readWorkspace reads and checks the JSON of a WorkspaceRequest, all but what its webhook URL resolves to, and
-// compiles its configuration.
-func readWorkspace(body []byte) (*WorkspaceRequest, *config.Config, error) {
-	req := &WorkspaceRequest{}
-	if err := strictjson.Unmarshal(body, req); err != nil {
-		return nil, nil, &Error{Kind: Invalid, Err: err}
-	}
+// checkWorkspace checks a WorkspaceRequest, all but what its webhook URL resolves to, and compiles its configuration.
+func checkWorkspace(req *WorkspaceRequest) (*config.Config, error) {
 	cfg, err := req.Document.Compile()
 	if err != nil {
-		return nil, nil, &Error{Kind: Unprocessable, Err: err}
+		return nil, &Error{Kind: Unprocessable, Err: err}
 	}
 	if utf8.RuneCountInString(req.Name) > 128 {
-		return nil, nil, newError(Unprocessable, "name", "is longer than 128 characters")
+		return nil, newError(Unprocessable, "name", "is longer than 128 characters")
 	}
 	if w := req.Webhook; w != nil {
 		switch {
 		case w.URL == "" && w.Secret != "":
-			return nil, nil, newError(Unprocessable, "webhook.url", "is required with a secret")
+			return nil, newError(Unprocessable, "webhook.url", "is required with a secret")
 		case w.URL == "":
 		case w.Secret == Redacted:
-			return nil, nil, newError(Unprocessable, "webhook.secret", "is the redacted placeholder: send the secret itself")
+			return nil, newError(Unprocessable, "webhook.secret", "is the redacted placeholder: send the secret itself")
 		case utf8.RuneCountInString(w.Secret) < MinSecretLength:
-			return nil, nil, newError(Unprocessable, "webhook.secret", "is shorter than %d characters: every notification is signed with it", MinSecretLength)
+			return nil, newError(Unprocessable, "webhook.secret", "is shorter than %d characters: every notification is signed with it", MinSecretLength)
 		}
 	}
 	if req.Token != nil && *req.Token != "" && utf8.RuneCountInString(*req.Token) < MinTokenLength {
-		return nil, nil, newError(Unprocessable, "token", "is shorter than %d characters", MinTokenLength)
+		return nil, newError(Unprocessable, "token", "is shorter than %d characters", MinTokenLength)
 	}
-	return req, cfg, nil
+	return cfg, nil
 }
 
 // ensurePluginAssets imports the plugin's export into a workspace that lacks its fields, which every new workspace

@@ -18,18 +18,40 @@ func Unmarshal(data []byte, v any) error {
 	return Decode(bytes.NewReader(data), v)
 }
 
-// Decode decodes one JSON value from r into v, refusing unknown fields and trailing data.
+// Decode decodes one JSON value from r into v, refusing unknown fields and trailing data. An error reading r is
+// returned as it is, so that the caller can tell it from bad JSON (a body over its limit, say).
 func Decode(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
+	src := &readErrors{r: r}
+	dec := json.NewDecoder(src)
 	dec.DisallowUnknownFields()
 
 	if err := dec.Decode(v); err != nil {
+		if src.err != nil {
+			return src.err
+		}
 		return explain(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
+		if src.err != nil {
+			return src.err
+		}
 		return errors.New("unexpected data after the JSON value")
 	}
 	return nil
+}
+
+// readErrors remembers the error its reader failed with, which the JSON decoder words as its own.
+type readErrors struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErrors) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
 }
 
 func explain(err error) error {
