@@ -69,8 +69,8 @@ func Key(raw string) (urns.URN, error) {
 func KeyIn(raw string, country i18n.Country) (urns.URN, error) {
 	s := strings.TrimSpace(raw)
 	scheme, rest, _ := strings.Cut(s, ":")
-	isPhone, isTel := strings.EqualFold(scheme, urns.WhatsApp.Prefix), strings.EqualFold(scheme, urns.Phone.Prefix)
-	if !isPhone && !isTel {
+	isWhatsApp, isTel := strings.EqualFold(scheme, urns.WhatsApp.Prefix), strings.EqualFold(scheme, urns.Phone.Prefix)
+	if !isWhatsApp && !isTel {
 		return otherKey(raw, s, scheme, rest)
 	}
 
@@ -78,9 +78,9 @@ func KeyIn(raw string, country i18n.Country) (urns.URN, error) {
 	// well formed
 	number := rest
 	if strings.ContainsAny(rest, "?#") {
-		u, err := urns.Parse(urns.WhatsApp.Prefix + ":" + rest)
+		u, err := parse(raw, urns.WhatsApp.Prefix+":"+rest)
 		if err != nil {
-			return urns.NilURN, fmt.Errorf("%s is not a valid URN: %w", quote(raw), err)
+			return urns.NilURN, err
 		}
 		number = u.Path()
 	}
@@ -115,6 +115,19 @@ func otherKey(raw, s, scheme, rest string) (urns.URN, error) {
 	if lower := strings.ToLower(scheme); lower != scheme {
 		s = lower + ":" + rest
 	}
+	u, err := parse(raw, s)
+	if err != nil {
+		return urns.NilURN, err
+	}
+	u = u.Normalize().Identity()
+	if err := u.Validate(); err != nil {
+		return urns.NilURN, fmt.Errorf("%s is not a valid URN: %w", quote(raw), err)
+	}
+	return u, nil
+}
+
+// parse parses s, raw as the client gave it, with goflow's URN parser.
+func parse(raw, s string) (urns.URN, error) {
 	// goflow unescapes %23 (#), %25 (%) and %3F (?) in no set order, so that %2523 reads as %23 or as #: a
 	// contact's key must not depend on the order
 	for _, esc := range ambiguousEscapes {
@@ -123,10 +136,6 @@ func otherKey(raw, s, scheme, rest string) (urns.URN, error) {
 		}
 	}
 	u, err := urns.Parse(s)
-	if err == nil {
-		u = u.Normalize().Identity()
-		err = u.Validate()
-	}
 	if err != nil {
 		return urns.NilURN, fmt.Errorf("%s is not a valid URN: %w", quote(raw), err)
 	}

@@ -134,6 +134,7 @@ func TestKeyErrors(t *testing.T) {
 		{"telegram:ana", "", `"telegram:ana" is not a valid URN: invalid path component`},
 		{"mailto:a%2523b@example.com", "", `"mailto:a%2523b@example.com" is not a valid URN: %2523 reads two ways`},
 		{"ext:a%253F", "", `"ext:a%253F" is not a valid URN: %253F reads two ways`},
+		{"whatsapp:55%2523#Ana", "", `"whatsapp:55%2523#Ana" is not a valid URN: %2523 reads two ways`},
 		{"whatsapp:5511987650099#Ana?x", "", `"whatsapp:5511987650099#Ana?x" is not a valid URN: query component can only come after path component`},
 
 		{"whatsapp:", "", `"whatsapp:" is not a phone number: no digits`},
