@@ -9,6 +9,7 @@ require (
 	github.com/lib/pq v1.12.3
 	github.com/nyaruka/gocommon v1.83.0
 	github.com/nyaruka/goflow v0.277.3
+	github.com/nyaruka/phonenumbers/v2 v2.0.2
 	github.com/stretchr/testify v1.11.1
 	golang.org/x/text v0.35.0
 	modernc.org/sqlite v1.61.1
@@ -30,7 +31,6 @@ require (
 	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/ncruces/go-strftime v1.1.0 // indirect
 	github.com/nyaruka/null/v3 v3.0.0 // indirect
-	github.com/nyaruka/phonenumbers/v2 v2.0.2 // indirect
 	github.com/pmezard/go-difflib v1.0.0 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
 	github.com/sergi/go-diff v1.4.0 // indirect
