@@ -177,6 +177,7 @@ func post(t *testing.T, s *graphtest.Server, path, token, body string) (int, map
 func TestServerChecksRequests(t *testing.T) {
 	s := graphtest.New(t)
 	s.AddPhone("1", "tok")
+	s.AddPhone("3", "tok3")
 	const text = `{"messaging_product":"whatsapp","to":"5511987654321","type":"text","text":{"body":"hi"}}`
 
 	status, answer := post(t, s, "/v25.0/1/messages", "tok", text)
@@ -197,6 +198,7 @@ func TestServerChecksRequests(t *testing.T) {
 		{"/v25.0/1/messages", "", text, 401, 190, ""},
 		{"/v25.0/1/messages", "other", text, 401, 190, ""},
 		{"/v25.0/2/messages", "tok", text, 400, 100, ""},
+		{"/v25.0/1/messages", "tok3", text, 400, 100, ""}, // another phone number's token
 		{"/1/messages", "tok", text, 400, 100, ""},
 		{"/v25.0/1/messages", "tok", `hi`, 400, 100, "The request body is not valid JSON"},
 		{"/v25.0/1/messages", "tok", `{"to":"1","type":"text","text":{"body":"hi"}}`, 400, 100, "The parameter messaging_product is required."},

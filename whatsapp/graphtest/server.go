@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -29,8 +30,6 @@ import (
 // Server is a fake Graph API. Its methods are safe for concurrent use.
 type Server struct {
 	URL string // the base URL to give the client, without a version
-
-	srv *httptest.Server
 
 	mu       sync.Mutex
 	phones   map[string]string // phone number ID → its access token
@@ -80,9 +79,9 @@ type Message struct {
 // New starts a server, closed when the test ends.
 func New(t testing.TB) *Server {
 	s := &Server{phones: map[string]string{}, waIDs: map[string]string{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	s.URL = s.srv.URL
-	t.Cleanup(s.srv.Close)
+	srv := httptest.NewServer(http.HandlerFunc(s.serve))
+	s.URL = srv.URL
+	t.Cleanup(srv.Close)
 	return s
 }
 
@@ -212,14 +211,14 @@ func (s *Server) check(r *http.Request, req *Request) *Failure {
 		return &Failure{HTTPStatus: http.StatusBadRequest, Code: 100, Type: "GraphMethodException",
 			Message: fmt.Sprintf("Unsupported %s request.", r.Method)}
 	}
-	token, known := s.phones[req.PhoneNumberID]
-	if !known {
-		return &Failure{HTTPStatus: http.StatusBadRequest, Code: 100, Subcode: 33, Type: "GraphMethodException",
-			Message: fmt.Sprintf("Unsupported post request. Object with ID '%s' does not exist, cannot be loaded due to missing permissions, or does not support this operation.", req.PhoneNumberID)}
-	}
-	if req.Token == "" || req.Token != token {
+	// like the Graph API, the server checks the token before what it may reach
+	if req.Token == "" || !slices.Contains(slices.Collect(maps.Values(s.phones)), req.Token) {
 		f := TokenInvalid
 		return &f
+	}
+	if token, known := s.phones[req.PhoneNumberID]; !known || req.Token != token {
+		return &Failure{HTTPStatus: http.StatusBadRequest, Code: 100, Subcode: 33, Type: "GraphMethodException",
+			Message: fmt.Sprintf("Unsupported post request. Object with ID '%s' does not exist, cannot be loaded due to missing permissions, or does not support this operation.", req.PhoneNumberID)}
 	}
 	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 		return invalidParameter("Content-Type must be application/json")
