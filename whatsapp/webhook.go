@@ -222,7 +222,6 @@ func ParseNotification(body []byte) (*Notification, error) {
 			if change.Field == "" {
 				return nil, missing(path + ".field")
 			}
-			var err error
 			switch change.Field {
 			case fieldMessages, fieldUserPreferences:
 				err = n.addMessaging(entry.ID, change.Value, path+".value")
@@ -242,8 +241,7 @@ func ParseNotification(body []byte) (*Notification, error) {
 // wireValue is the value of the messages and user_preferences fields, which share their metadata and contacts.
 type wireValue struct {
 	Metadata *struct {
-		DisplayPhoneNumber string `json:"display_phone_number"`
-		PhoneNumberID      string `json:"phone_number_id"`
+		PhoneNumberID string `json:"phone_number_id"`
 	} `json:"metadata"`
 	Contacts []struct {
 		Profile struct {
