@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,14 +100,14 @@ func TestBroadcastErrors(t *testing.T) {
 	e.workspace("acme", `{}`)
 
 	for body, msg := range map[string]string{
-		`{"urns": ["whatsapp:123"]}`: "text: give template or text",
-		`{"text": "hi"}`:             "urns: give urns or group",
-		`{"urns": ["whatsapp:123"], "group": "Opted Out", "text": "hi"}`:             "urns: give urns or group, not both",
-		`{"urns": ["whatsapp:123", "fax:1"], "text": "hi"}`:                          `urns[1]: "fax:1" is not a valid URN: unknown URN scheme`,
-		`{"group": "Nobody", "text": "hi"}`:                                          `group: no group named "Nobody"`,
-		`{"urns": ["whatsapp:123"], "template": {"name": ""}}`:                       "template.name: is required",
-		`{"urns": ["whatsapp:123"], "template": {"name": "x", "category": "PROMO"}}`: `template.category: unknown category "PROMO" (want CUST_SERVICE or UTILITY, OTP or AUTHENTICATION, MARKETING)`,
-		`{"urns": ["whatsapp:123"], "text": "hi", "template": {"name": "x"}}`:        "text: give template or text, not both",
+		`{"urns": ["whatsapp:5511987650001"]}`: "text: give template or text",
+		`{"text": "hi"}`:                       "urns: give urns or group",
+		`{"urns": ["whatsapp:5511987650001"], "group": "Opted Out", "text": "hi"}`:             "urns: give urns or group, not both",
+		`{"urns": ["whatsapp:5511987650001", "fax:1"], "text": "hi"}`:                          `urns[1]: "fax:1" is not a valid URN: unknown URN scheme`,
+		`{"group": "Nobody", "text": "hi"}`:                                                    `group: no group named "Nobody"`,
+		`{"urns": ["whatsapp:5511987650001"], "template": {"name": ""}}`:                       "template.name: is required",
+		`{"urns": ["whatsapp:5511987650001"], "template": {"name": "x", "category": "PROMO"}}`: `template.category: unknown category "PROMO" (want CUST_SERVICE or UTILITY, OTP or AUTHENTICATION, MARKETING)`,
+		`{"urns": ["whatsapp:5511987650001"], "text": "hi", "template": {"name": "x"}}`:        "text: give template or text, not both",
 	} {
 		_, err := e.svc.Broadcast(e.ctx, "acme", request[service.BroadcastRequest](t, body))
 		assert.EqualError(t, err, msg, body)
@@ -129,4 +130,37 @@ func TestBroadcastFreeTextSkipsOptedOut(t *testing.T) {
 		{URN: urns.URN(left), Decision: "skip", Reason: "opted_out"},
 		{URN: urns.URN(stayed), Decision: "send"},
 	}, []service.RecipientView{*b.Recipients[0], *b.Recipients[1]})
+}
+
+// TestOnePersonOneConsent: every spelling of a person's number is that person, in messages, broadcasts, the consent
+// API and imports alike.
+func TestOnePersonOneConsent(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme", `{"templates": {"promo": "MARKETING"}}`)
+	spellings := []string{"tel:+5511987650099", "whatsapp:551187650099", "whatsapp:05511987650099", "tel:+55 (11) 98765-0099", "WHATSAPP:+5511987650099"}
+
+	r := e.message("acme", "whatsapp:5511987650099", "PARAR")
+	ana := r.Contact.UUID
+	b, err := e.svc.Broadcast(e.ctx, "acme", &service.BroadcastRequest{URNs: spellings, Template: &service.TemplateRequest{Name: "promo"}})
+	require.NoError(t, err)
+	assert.Equal(t, 0, b.Sent, "every spelling is the contact who opted out")
+	assert.Equal(t, 1, b.Total, "and they are one recipient")
+
+	for _, urn := range spellings {
+		r := e.message("acme", urn, "oi")
+		assert.Equal(t, ana, r.Contact.UUID, urn)
+		contact, err := e.svc.Contact(e.ctx, "acme", urn)
+		require.NoError(t, err, urn)
+		assert.Equal(t, ana, contact.UUID, urn)
+	}
+	contact, err := e.svc.SetConsent(e.ctx, "acme", "tel:+5511987650099", &service.ConsentRequest{Status: "opted_in"})
+	require.NoError(t, err)
+	assert.Equal(t, ana, contact.UUID)
+
+	rows, err := service.ReadOptOutsCSV(strings.NewReader("urn\nwhatsapp:551187650099\n"))
+	require.NoError(t, err)
+	result, err := e.svc.ImportOptOuts(e.ctx, "acme", rows, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 0, result.NewContact)
+	assert.Len(t, e.events("acme", "tel:+5511987650099"), 3, "one contact's audit log, whatever the spelling")
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/nyaruka/goflow/flows/triggers"
 
 	"github.com/optout-dev/optout/engine"
+	"github.com/optout-dev/optout/identity"
 	"github.com/optout-dev/optout/keywords"
 	"github.com/optout-dev/optout/store"
 )
@@ -96,20 +97,13 @@ func checkMessage(req *MessageRequest, now time.Time) (*incoming, error) {
 	return m, nil
 }
 
-// parseURN reads a URN as given by a client, in the normalized form the store keys contacts by.
+// parseURN reads a URN as given by a client as the key the store keeps its contact by, so that every spelling of
+// one person's number is one contact with one consent.
 func parseURN(s string) (urns.URN, error) {
 	if s == "" {
 		return urns.NilURN, errors.New("is required")
 	}
-	urn, err := urns.Parse(s)
-	if err == nil {
-		urn = urn.Normalize().Identity()
-		err = urn.Validate()
-	}
-	if err != nil {
-		return urns.NilURN, fmt.Errorf("%q is not a valid URN: %w", s, err)
-	}
-	return urn, nil
+	return identity.Key(s)
 }
 
 // HandleMessage handles an incoming message. The interceptor sees it first; a message it doesn't take resumes the
