@@ -12,8 +12,13 @@
 //     fields in exports without a list of fields, which RapidPro creates on import and Read adds
 //   - keyword triggers with a single keyword and no match type, and triggers with their channel given as a UUID
 //
-// Older exports, which RapidPro migrates with the help of the workspace they came from, are refused with the way to
-// bring them up to date: open them in RapidPro and export them again.
+// Older exports, which RapidPro migrates with the help of a workspace, are refused with the way to bring them up to
+// date: open them in RapidPro and export them again.
+//
+// Flows may also use fields, groups and flows that the export doesn't declare, and channels, templates, labels and
+// other assets that exports never carry. Export.Dependencies lists those that the workspace doesn't have either, with
+// what importing does about each, as RapidPro's import does: fields and groups are created, a missing flow stops the
+// import, and the rest are left for the flows to do without.
 //
 // Flows are validated by goflow, against its registries of action and router types, so a host that registers types
 // of its own must do so before reading exports that use them.
