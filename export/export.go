@@ -71,9 +71,9 @@ func Read(data []byte) (*Export, error) {
 	case hasFlows || (hasVersion && !isFlow):
 		return readExport(data)
 	case isFlow:
-		// a legacy flow read on its own is migrated from its own version, as RapidPro migrates it
-		if version, hasVersion := properties["version"]; hasVersion && !hasSpecVersion && !hasNodes {
-			if _, err := readVersion(version); err != nil {
+		// RapidPro migrates a legacy flow read on its own from the flow's version, which is held to what exports are
+		if hasVersion && !hasSpecVersion && !hasNodes {
+			if _, err := readVersion(properties["version"]); err != nil {
 				return nil, err
 			}
 		}
