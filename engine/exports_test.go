@@ -11,7 +11,6 @@ import (
 
 	"github.com/optout-dev/optout/consent"
 	"github.com/optout-dev/optout/export"
-	"github.com/optout-dev/optout/fixtures"
 	exports "github.com/optout-dev/optout/flows"
 	"github.com/optout-dev/optout/internal/flowtest"
 )
@@ -30,11 +29,9 @@ func TestExportsValidate(t *testing.T) {
 		require.NoError(t, err, name)
 		require.Len(t, exp.Flows, 1, name)
 
-		extra, err := fixtures.Extra(exp)
+		deps, err := exp.Dependencies(nil)
 		require.NoError(t, err)
-		missing, err := exp.MissingDependencies(extra)
-		require.NoError(t, err)
-		assert.Empty(t, missing, name)
+		assert.Empty(t, deps, name)
 	}
 }
 

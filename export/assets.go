@@ -5,10 +5,7 @@ import (
 	"fmt"
 
 	"github.com/nyaruka/gocommon/jsonx"
-	"github.com/nyaruka/goflow/assets"
 	"github.com/nyaruka/goflow/assets/static"
-	"github.com/nyaruka/goflow/envs"
-	"github.com/nyaruka/goflow/flows/engine"
 )
 
 // Source returns a goflow asset source with the flows, fields, groups and campaigns of this export, followed by the
@@ -41,42 +38,4 @@ func (e *Export) Source(extra json.RawMessage) (*static.StaticSource, error) {
 		return nil, err
 	}
 	return static.NewSource(data)
-}
-
-// MissingDependency is an asset that a flow uses which neither its export nor the extra assets contain.
-type MissingDependency struct {
-	Flow      *assets.FlowReference
-	Reference assets.Reference
-}
-
-func (d *MissingDependency) String() string {
-	return fmt.Sprintf("%s uses %s", d.Flow, d.Reference)
-}
-
-// MissingDependencies returns the assets that flows in this export use which neither it nor extra contain, as
-// goflow's flow inspection finds them. Exports don't carry channels, templates or labels, so a flow that uses those
-// will always have missing dependencies unless extra provides them.
-func (e *Export) MissingDependencies(extra json.RawMessage) ([]*MissingDependency, error) {
-	source, err := e.Source(extra)
-	if err != nil {
-		return nil, err
-	}
-	sa, err := engine.NewSessionAssets(envs.NewBuilder().Build(), source, nil)
-	if err != nil {
-		return nil, err
-	}
-
-	missing := make([]*MissingDependency, 0)
-	for _, f := range e.Flows {
-		flow, err := sa.Flows().Get(f.UUID)
-		if err != nil {
-			return nil, err
-		}
-		for _, dependency := range flow.Inspect(sa).Dependencies {
-			if dependency.Missing() {
-				missing = append(missing, &MissingDependency{Flow: flow.Reference(false), Reference: dependency.Reference()})
-			}
-		}
-	}
-	return missing, nil
 }

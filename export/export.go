@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/Masterminds/semver"
 	"github.com/nyaruka/gocommon/jsonx"
 	"github.com/nyaruka/goflow/assets"
 	"github.com/nyaruka/goflow/assets/static"
-	"github.com/nyaruka/goflow/flows/definition"
 	"github.com/nyaruka/goflow/flows/definition/legacy"
 )
 
@@ -73,6 +71,12 @@ func Read(data []byte) (*Export, error) {
 	case hasFlows || (hasVersion && !isFlow):
 		return readExport(data)
 	case isFlow:
+		// RapidPro migrates a legacy flow read on its own from the flow's version, which is held to what exports are
+		if hasVersion && !hasSpecVersion && !hasNodes {
+			if _, err := readVersion(properties["version"]); err != nil {
+				return nil, err
+			}
+		}
 		flow := &Flow{}
 		if err := flow.UnmarshalJSON(data); err != nil {
 			return nil, err
@@ -123,32 +127,6 @@ func readExport(data []byte) (*Export, error) {
 		return nil, err
 	}
 	return e, nil
-}
-
-// readVersion reads the version of an export, which older exports give as a number, and checks it against the spec
-// versions goflow can migrate, since export versions followed flow spec versions up to 13.
-func readVersion(data json.RawMessage) (string, error) {
-	if len(data) == 0 || string(data) == "null" {
-		return "", errors.New("field 'version' is required")
-	}
-
-	var version string
-	if jsonx.Unmarshal(data, &version) != nil {
-		var number json.Number
-		if jsonx.Unmarshal(data, &number) != nil {
-			return "", errors.New("field 'version' must be a string")
-		}
-		version = number.String()
-	}
-
-	v, err := semver.NewVersion(version)
-	if err != nil {
-		return "", fmt.Errorf("version '%s' isn't valid: %w", version, err)
-	}
-	if supported, reasons := definition.CurrentSupportedSpecs.Validate(v); !supported {
-		return "", fmt.Errorf("version '%s' isn't supported: %w", version, reasons[0])
-	}
-	return version, nil
 }
 
 // flowPath is the path of a flow in an export, with its name if it has one, which is how most people know it.

@@ -108,9 +108,9 @@ func portableAssets(t *testing.T) goflows.SessionAssets {
 	require.NoError(t, err)
 
 	// the portable export's dependencies are all in it: nothing a platform must create by hand
-	missing, err := exp.MissingDependencies(extra)
+	deps, err := exp.Dependencies(nil)
 	require.NoError(t, err)
-	assert.Empty(t, missing)
+	assert.Empty(t, deps)
 	return sa
 }
 

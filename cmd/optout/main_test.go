@@ -91,6 +91,12 @@ func TestFlowsValidate(t *testing.T) {
 	assert.Contains(t, stdout, "survey_campaign.json: ok (1 flows, 1 fields, 1 groups, 0 triggers, 1 campaigns)\n")
 	assert.Equal(t, 14, strings.Count(stdout, ": ok ("))
 
+	// what the flows use and the export doesn't carry is listed after its file's ok, by type, name and UUID
+	assert.Contains(t, stdout, `cataclysm.json: ok (2 flows, 2 fields, 5 groups, 0 triggers, 0 campaigns)
+`+real[1]+`: warning: channel "Telegram: TextItBot" bd55bb31-8ed4-4f89-b903-7103aa3762be isn't in the export (used by "Cataclysmic")
+`)
+	assert.Contains(t, stdout, `whatsapp_template.json: warning: template "affirmation" f712e05c-bbed-40f1-b3d9-671bb9b60775 isn't in the export (used by "Template Flow")`)
+
 	dir := t.TempDir()
 	notJSON := filepath.Join(dir, "notes.txt")
 	require.NoError(t, os.WriteFile(notJSON, []byte("hello"), 0o600))
@@ -106,6 +112,42 @@ func TestFlowsValidate(t *testing.T) {
 	assert.Contains(t, stderr, badAction+`: invalid: flows[0] "Bad": nodes[0]: unable to read action[0]: unknown type: 'opt_outt'`)
 	assert.Contains(t, stderr, "missing.json: invalid: open ")
 	assert.Contains(t, stderr, "optout flows validate: 3 of 4 files are invalid\n")
+}
+
+func TestFlowsValidateDependencies(t *testing.T) {
+	// import creates the groups and fields that flows use, as RapidPro does, so the export is valid
+	dir := t.TempDir()
+	creates := filepath.Join(dir, "creates.json")
+	require.NoError(t, os.WriteFile(creates, []byte(`{"version": "13", "flows": [{"uuid": "8e2b8d29-1a0e-4a3f-9a3e-0c3f7a1b2c3d", "name": "Join",
+		"spec_version": "13.0.0", "language": "eng", "type": "messaging", "nodes": [{"uuid": "5b2a4e1c-3d9f-4c8a-b6e7-1f2a3b4c5d6e",
+		"actions": [{"uuid": "6c3b5f2d-4e0a-4d9b-87f8-2a3b4c5d6e7f", "type": "add_contact_groups", "groups": [{"uuid": "83452c2e-d6e4-4fae-950a-156064e40068", "name": "Customers"}]},
+		{"uuid": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "type": "send_msg", "text": "Welcome, @fields.first_name"}],
+		"exits": [{"uuid": "7d4c6a3e-5f1b-4eac-98a9-3b4c5d6e7f80"}]}]}]}`), 0o600))
+
+	code, stdout, stderr := optout("", "flows", "validate", creates)
+	assert.Equal(t, 0, code, stderr)
+	assert.Equal(t, creates+`: ok (1 flows, 0 fields, 0 groups, 0 triggers, 0 campaigns)
+`+creates+`: creates group "Customers" 83452c2e-d6e4-4fae-950a-156064e40068 (used by "Join")
+`+creates+`: creates field first_name (used by "Join")
+`, stdout)
+	assert.Equal(t, "", stderr)
+
+	// a flow that isn't there, or a group or field that can't be created, makes it invalid
+	deps := "../../export/testdata/dependencies.json"
+	code, stdout, stderr = optout("", "flows", "validate", deps)
+	assert.Equal(t, 1, code)
+	assert.Equal(t, deps+`: creates group "Customers" a18fff36-b1f9-483b-854e-72794904cc80 (used by "Registration", "Reminder")
+`+deps+`: creates field "Age" age (used by "Registration")
+`+deps+`: warning: channel "Android" 8ca1afbe-26d4-40ca-9fb4-cee2fde33869 isn't in the export (used by "Registration")
+`+deps+`: warning: label "Interesting" c3495890-7e0f-4b2f-a0fb-4f79abcbe264 isn't in the export (used by "Registration")
+`+deps+`: creates field nickname (used by "Registration")
+`+deps+`: warning: global org_name isn't in the export (used by "Reminder")
+`, stdout)
+	assert.Equal(t, deps+`: invalid: group bcc696e9-dfb7-48ee-8c63-e1518ac1037a can't be created: it has no name to create it with (used by "Registration")
+`+deps+`: invalid: flow "Child" 7a4ef740-6c63-4adf-bd6f-218f529525ae isn't in the export (used by "Registration")
+`+deps+`: invalid: field created_on can't be created: key 'created_on' is reserved (used by "Reminder")
+optout flows validate: 1 of 1 files are invalid
+`, stderr)
 }
 
 func TestSimulate(t *testing.T) {
