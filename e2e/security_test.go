@@ -169,7 +169,7 @@ func TestSecurity(t *testing.T) {
 			{"PUT", p, `{"allowed_categories": ["PROMOTION"]}`, 422, "allowed_categories[0]: "},
 			{"PUT", p, `{"templates": {"promo": "NEWSLETTER"}}`, 422, "templates.promo: "},
 			{"PUT", p, `{"keywords": {"opt_out": {"add": {"eng": ["#start"]}}}}`, 422, `keyword "#start"`},
-			{"POST", p + "/contacts/whatsapp:1/consent", `{"status": "maybe"}`, 422, "status: "},
+			{"POST", p + "/contacts/whatsapp:5511987650001/consent", `{"status": "maybe"}`, 422, "status: "},
 			{"GET", p + "/contacts/not-a-urn", ``, 400, "urn: "},
 		} {
 			status, body := admin.doRaw(tc.method, tc.path, []byte(tc.body))

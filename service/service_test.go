@@ -279,3 +279,36 @@ func TestImport(t *testing.T) {
 	_, err = e.svc.Import(e.ctx, "acme", []byte(`{"version": "13", "flows": [{"uuid": "nope"}]}`))
 	assert.Equal(t, service.Unprocessable, service.KindOf(err))
 }
+
+// TestImportDependencies: an import creates the fields and groups its flows use and neither it nor the workspace has,
+// as RapidPro's does, and refuses one whose flows enter a flow that isn't there.
+func TestImportDependencies(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme", `{}`)
+	flow := func(action string) string {
+		return `{"version": "13", "flows": [{"uuid": "46151ba4-13ad-4017-b1c3-4fb3166f0588", "name": "Join", "spec_version": "13.0.0",
+			"language": "eng", "type": "messaging", "nodes": [{"uuid": "7aa75346-2180-4d16-abc2-8591e08b626a", "actions": [` + action + `],
+			"exits": [{"uuid": "6b565898-12c3-4eaf-b2bd-ab92c01cbb1d"}]}]}],
+			"triggers": [{"trigger_type": "K", "keywords": ["join"], "flow": {"uuid": "46151ba4-13ad-4017-b1c3-4fb3166f0588", "name": "Join"}}]}`
+	}
+
+	result, err := e.svc.Import(e.ctx, "acme", []byte(flow(`
+		{"uuid": "51971fc9-a6c7-47a0-82e7-c2d67dcd77fb", "type": "add_contact_groups", "groups": [{"uuid": "a18fff36-b1f9-483b-854e-72794904cc80", "name": "Customers"}]},
+		{"uuid": "4a6f8186-95ae-486d-8602-5c8fe54d17e9", "type": "set_contact_field", "field": {"key": "age", "name": "Age"}, "value": "42"}`)))
+	require.NoError(t, err)
+	assert.Equal(t, []string{`group "Customers" a18fff36-b1f9-483b-854e-72794904cc80`, `field "Age" age`}, result.Created)
+
+	r := e.message("acme", "whatsapp:5511987650001", "join")
+	assert.Equal(t, []string{"Customers"}, r.Contact.Groups, "the group was created, so the flow could add the contact to it")
+	contact, err := e.svc.Contact(e.ctx, "acme", "whatsapp:5511987650001")
+	require.NoError(t, err)
+	assert.Equal(t, "42", contact.Fields["age"])
+	b, err := e.svc.Broadcast(e.ctx, "acme", &service.BroadcastRequest{Group: "Customers", Template: &service.TemplateRequest{Name: "x", Category: "OTP"}})
+	require.NoError(t, err)
+	assert.Equal(t, 1, b.Sent)
+
+	_, err = e.svc.Import(e.ctx, "acme", []byte(flow(`
+		{"uuid": "f2787ea0-d9a9-4494-a90e-229a4a9154dc", "type": "enter_flow", "flow": {"uuid": "7a4ef740-6c63-4adf-bd6f-218f529525ae", "name": "Child"}, "terminal": true}`)))
+	assert.Equal(t, service.Unprocessable, service.KindOf(err))
+	assert.ErrorContains(t, err, `flow "Child" 7a4ef740-6c63-4adf-bd6f-218f529525ae`)
+}

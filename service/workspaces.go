@@ -305,26 +305,54 @@ func hashToken(token string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// ImportResult counts what an import brought in.
+// ImportResult counts what an import brought in, and says which of what its flows use it created and which it
+// couldn't.
 type ImportResult struct {
-	Flows     int `json:"flows"`
-	Fields    int `json:"fields"`
-	Groups    int `json:"groups"`
-	Triggers  int `json:"triggers"`
-	Campaigns int `json:"campaigns"`
+	Flows     int      `json:"flows"`
+	Fields    int      `json:"fields"`
+	Groups    int      `json:"groups"`
+	Triggers  int      `json:"triggers"`
+	Campaigns int      `json:"campaigns"`
+	Created   []string `json:"created,omitempty"`  // fields and groups the flows use, created as RapidPro's import does
+	Warnings  []string `json:"warnings,omitempty"` // assets the flows use that can't be created: those steps log errors
 }
 
-// Import adds a RapidPro export to the workspace's assets.
+// Import adds a RapidPro export to the workspace's assets. What its flows use that neither it nor the workspace has
+// is dealt with as RapidPro's import does: fields and groups are created; a flow that isn't there refuses the
+// import, naming it, as goflow can't carry on past a flow it can't enter; anything else is a warning.
 func (s *Service) Import(ctx context.Context, id string, body []byte) (*ImportResult, error) {
-	if _, err := s.workspace(ctx, id); err != nil {
+	w, err := s.workspace(ctx, id)
+	if err != nil {
 		return nil, err
 	}
 	exp, err := export.Read(body)
 	if err != nil {
 		return nil, &Error{Kind: Unprocessable, Err: err}
 	}
+	deps, err := exp.Dependencies(w.sa)
+	if err != nil {
+		return nil, &Error{Kind: Unprocessable, Err: err}
+	}
+	result := &ImportResult{}
+	var refused []string
+	for _, d := range deps {
+		switch d.Effect {
+		case export.EffectCreate:
+			result.Created = append(result.Created, d.String())
+		case export.EffectWarn:
+			result.Warnings = append(result.Warnings, d.String()+" isn't in the workspace")
+		case export.EffectRefuse:
+			refused = append(refused, strings.TrimSpace(d.String()+" "+d.Problem))
+		}
+	}
+	if len(refused) > 0 {
+		return nil, newError(Unprocessable, "", "the flows use what the export and the workspace don't have: %s", strings.Join(refused, "; "))
+	}
+	exp.AddDependencies(deps)
+
 	if err := s.store.Import(ctx, id, exp); err != nil {
 		return nil, storeError(err)
 	}
-	return &ImportResult{Flows: len(exp.Flows), Fields: len(exp.Fields), Groups: len(exp.Groups), Triggers: len(exp.Triggers), Campaigns: len(exp.Campaigns)}, nil
+	result.Flows, result.Fields, result.Groups, result.Triggers, result.Campaigns = len(exp.Flows), len(exp.Fields), len(exp.Groups), len(exp.Triggers), len(exp.Campaigns)
+	return result, nil
 }
