@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -209,4 +210,35 @@ func TestHealthAndMetrics(t *testing.T) {
 	status, body, _ = call(t, srv, "GET", "/metrics", "", "")
 	assert.Equal(t, http.StatusOK, status)
 	assert.Contains(t, body, `optout_messages_total{intent="opt_out"} 1`)
+}
+
+// A token opens one workspace: a token in use answers 409 naming token, also when two PUTs race for it, and the admin
+// token is no workspace's.
+func TestTokensAreOneWorkspaces(t *testing.T) {
+	srv := newServer(t)
+	status, body, _ := call(t, srv, "PUT", "/v1/workspaces/acme", admin, `{"token": "a-token-of-acme-only"}`)
+	require.Equal(t, http.StatusCreated, status, body)
+
+	status, body, _ = call(t, srv, "PUT", "/v1/workspaces/other", admin, `{"token": "a-token-of-acme-only"}`)
+	assert.Equal(t, http.StatusConflict, status)
+	assert.Equal(t, "token: is another workspace's: give each workspace a token of its own", errorOf(body))
+	status, _, _ = call(t, srv, "GET", "/v1/workspaces/other", admin, ``)
+	assert.Equal(t, http.StatusNotFound, status, "the refused PUT created nothing")
+
+	status, body, _ = call(t, srv, "PUT", "/v1/workspaces/other", admin, `{"token": "`+admin+`"}`)
+	assert.Equal(t, http.StatusUnprocessableEntity, status)
+	assert.Equal(t, "token: is the admin token: give the workspace a token of its own", errorOf(body))
+
+	statuses := make(chan int, 6)
+	for i := range cap(statuses) {
+		go func() {
+			status, _, _ := call(t, srv, "PUT", fmt.Sprintf("/v1/workspaces/racer-%d", i), admin, `{"token": "a-token-two-want-at-once"}`)
+			statuses <- status
+		}()
+	}
+	counts := map[int]int{}
+	for range cap(statuses) {
+		counts[<-statuses]++
+	}
+	assert.Equal(t, map[int]int{http.StatusCreated: 1, http.StatusConflict: 5}, counts)
 }

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"crypto/subtle"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -11,6 +13,11 @@ func (s *server) putWorkspace(w http.ResponseWriter, r *http.Request) (int, any,
 	req := &service.WorkspaceRequest{}
 	if err := decode(r, req); err != nil {
 		return 0, nil, err
+	}
+	// the admin token opens every workspace, so as a workspace's token it would let that workspace's users in
+	// everywhere
+	if req.Token != nil && subtle.ConstantTimeCompare([]byte(*req.Token), []byte(s.adminToken)) == 1 {
+		return 0, nil, &service.Error{Kind: service.Unprocessable, Field: "token", Err: errors.New("is the admin token: give the workspace a token of its own")}
 	}
 	ws, created, err := s.svc.PutWorkspace(r.Context(), r.PathValue("ws"), req)
 	if err != nil {

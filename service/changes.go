@@ -150,9 +150,10 @@ func (s *Service) recordConsent(c *contactChange, before, after consent.Status, 
 	}
 	c.change.Consent = append(c.change.Consent, ce)
 
-	// an import moves a list the business already has: notifying it of every row would only echo it back; and the
-	// business is told of opt-outs and opt-ins, not of a flow clearing the status back to undefined
-	if source == store.SourceImport || after == consent.Undefined {
+	// an import moves a list the business already has: notifying it of every row would only echo it back; the
+	// business is told of opt-outs and opt-ins, not of a flow clearing the status back to undefined; and a workspace
+	// without a webhook URL has no one to tell (the audit log keeps the change)
+	if source == store.SourceImport || after == consent.Undefined || c.w.WebhookURL == "" {
 		return nil
 	}
 	event, err := webhook.NewEvent(c.w.Workspace, ce, ce.OccurredOn)

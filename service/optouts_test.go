@@ -14,7 +14,7 @@ import (
 
 func TestOptOutListsRoundTrip(t *testing.T) {
 	e := newEnv(t)
-	e.workspace("acme", `{}`)
+	e.workspace("acme", `{"webhook": {"url": "http://127.0.0.1:9/hook", "secret": "a-secret-long-enough"}}`)
 	e.message("acme", "whatsapp:5511987650001", "parar")
 	e.message("acme", "whatsapp:5511987650002", "oi")
 

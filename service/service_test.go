@@ -200,7 +200,7 @@ func TestMessages(t *testing.T) {
 
 func TestFlowsChangeConsent(t *testing.T) {
 	e := newEnv(t)
-	e.workspace("acme", `{}`)
+	e.workspace("acme", `{"webhook": {"url": "http://127.0.0.1:9/hook", "secret": "a-secret-long-enough"}}`)
 	e.importFile("acme", "testdata/opt_out_button.json")
 	ana := "whatsapp:5511987650001"
 
@@ -311,4 +311,24 @@ func TestImportDependencies(t *testing.T) {
 		{"uuid": "f2787ea0-d9a9-4494-a90e-229a4a9154dc", "type": "enter_flow", "flow": {"uuid": "7a4ef740-6c63-4adf-bd6f-218f529525ae", "name": "Child"}, "terminal": true}`)))
 	assert.Equal(t, service.Unprocessable, service.KindOf(err))
 	assert.ErrorContains(t, err, `flow "Child" 7a4ef740-6c63-4adf-bd6f-218f529525ae`)
+}
+
+// TestNoWebhookURLQueuesNothing: a workspace without a webhook URL has no one to notify, so its changes queue no
+// webhook events (which would otherwise be retried for 25 hours); the audit log keeps them. A URL set later notifies
+// of the changes from then on.
+func TestNoWebhookURLQueuesNothing(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme", `{}`)
+	e.message("acme", "whatsapp:5511987650001", "parar")
+	_, err := e.svc.SetConsent(e.ctx, "acme", "whatsapp:5511987650002", &service.ConsentRequest{Status: "opted_out"})
+	require.NoError(t, err)
+	assert.Len(t, e.events("acme", ""), 2)
+	assert.Empty(t, e.webhooks("acme"))
+
+	_, _, err = e.svc.PutWorkspace(e.ctx, "acme", request[service.WorkspaceRequest](t, `{"webhook": {"url": "http://127.0.0.1:9/hook", "secret": "a-secret-long-enough"}}`))
+	require.NoError(t, err)
+	e.message("acme", "whatsapp:5511987650001", "#voltar")
+	hooks := e.webhooks("acme")
+	require.Len(t, hooks, 1)
+	assert.Contains(t, string(hooks[0].Body), `"event":"opt_in"`)
 }

@@ -193,7 +193,9 @@ func (s *Service) PutWorkspace(ctx context.Context, id string, req *WorkspaceReq
 	ws.Config = jsonx.MustMarshal(req.Document)
 
 	created, err := s.store.PutWorkspace(ctx, ws, []string{cfg.Group})
-	if err != nil {
+	if errors.Is(err, store.ErrTokenInUse) {
+		return nil, false, newError(Conflict, "token", "is another workspace's: give each workspace a token of its own")
+	} else if err != nil {
 		return nil, false, storeError(err)
 	}
 	if err := s.ensurePluginAssets(ctx, id); err != nil {

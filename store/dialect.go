@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
@@ -45,12 +46,16 @@ type dialect struct {
 
 	// unavailable tells whether an error of the dialect's driver means the database can't be reached for now.
 	unavailable func(error) bool
+
+	// violates tells whether an error of the dialect's driver is a write that the unique index named would have made
+	// hold a value twice.
+	violates func(err error, index string) bool
 }
 
 var postgresDialect = &dialect{
 	name:       "postgres",
 	driver:     "postgres",
-	migrations: postgresMigrations,
+	migrations: schemaVersions("postgres"),
 
 	// a transaction-level advisory lock is released by the commit that ends the migrations, and keying it by schema
 	// lets databases in different schemas of one server migrate independently
@@ -80,12 +85,17 @@ var postgresDialect = &dialect{
 		}
 		return pqErr.Code.Class() == pqerror.ClassConnectionException
 	},
+
+	violates: func(err error, index string) bool {
+		pqErr := pq.As(err)
+		return pqErr != nil && pqErr.Code == pqerror.UniqueViolation && pqErr.Constraint == index
+	},
 }
 
 var sqliteDialect = &dialect{
 	name:       "sqlite",
 	driver:     "sqlite",
-	migrations: sqliteMigrations,
+	migrations: schemaVersions("sqlite"),
 
 	// migrations run in an immediate transaction, which holds the database's write lock from its start
 	lockMigrations: "",
@@ -119,7 +129,17 @@ var sqliteDialect = &dialect{
 		}
 		return false
 	},
+
+	// SQLite names the columns of the index it would break, not the index
+	violates: func(err error, index string) bool {
+		var sqliteErr *sqlite.Error
+		return errors.As(err, &sqliteErr) && sqliteErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE &&
+			strings.Contains(sqliteErr.Error(), sqliteUniqueColumns[index])
+	},
 }
+
+// sqliteUniqueColumns are the columns of each unique index, as SQLite names them when a write breaks it.
+var sqliteUniqueColumns = map[string]string{"workspaces_token_hash": "workspaces.token_hash"}
 
 // in is the condition that a value is one of the list passed as the parameter param, which listOf makes.
 func (d *dialect) in(param string) string {

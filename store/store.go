@@ -27,8 +27,9 @@ import (
 // Errors that callers act on. Any other error is the store failing; IsUnavailable tells whether it is because the
 // database can't be reached, which the API answers with 503 so that clients retry.
 var (
-	ErrNotFound = errors.New("not found")
-	ErrConflict = errors.New("already exists")
+	ErrNotFound   = errors.New("not found")
+	ErrConflict   = errors.New("already exists")
+	ErrTokenInUse = errors.New("the token is another workspace's")
 )
 
 // IsUnavailable tells whether err means that the database can't be reached for now: it refuses or drops connections,
@@ -64,7 +65,8 @@ type Store interface {
 	Ping(ctx context.Context) error
 
 	// PutWorkspace creates the workspace or updates it, bumping its version either way, and creates the groups named
-	// in groups that the workspace doesn't have yet (with new UUIDs), all in one transaction. It returns whether the
+	// in groups that the workspace doesn't have yet (with new UUIDs), all in one transaction. A TokenHash that another
+	// workspace has is ErrTokenInUse, and nothing is written. It returns whether the
 	// workspace was created, and sets ws's Version, CreatedOn and UpdatedOn to what it wrote.
 	PutWorkspace(ctx context.Context, ws *Workspace, groups []string) (bool, error)
 	// GetWorkspace returns the workspace, or ErrNotFound.

@@ -43,7 +43,9 @@ func (s *store) PutWorkspace(ctx context.Context, ws *Workspace, groups []string
 		}
 		return s.createGroups(ctx, tx, ws.ID, groups)
 	})
-	if err != nil {
+	if s.dialect.violates(err, "workspaces_token_hash") {
+		return false, fmt.Errorf("putting workspace %s: %w", ws.ID, ErrTokenInUse)
+	} else if err != nil {
 		return false, fmt.Errorf("putting workspace %s: %w", ws.ID, err)
 	}
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -228,4 +229,65 @@ func orEmpty[T any](items []T) []T {
 		return []T{}
 	}
 	return items
+}
+
+// A token opens one workspace: giving it to a second is refused in the write's own transaction, also when two puts
+// race, and the first keeps it.
+func TestTokenIsOneWorkspaces(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store) {
+		acme := &Workspace{ID: "acme", Name: "Acme", TokenHash: "hash-of-a-token"}
+		_, err := s.PutWorkspace(t.Context(), acme, nil)
+		require.NoError(t, err)
+		_, err = s.PutWorkspace(t.Context(), &Workspace{ID: "other", Name: "Other", TokenHash: "hash-of-a-token"}, nil)
+		assert.ErrorIs(t, err, ErrTokenInUse)
+		_, err = s.GetWorkspace(t.Context(), "other")
+		assert.ErrorIs(t, err, ErrNotFound, "nothing of the refused put was written")
+		_, err = s.PutWorkspace(t.Context(), acme, nil)
+		assert.NoError(t, err, "a workspace may be put again with its own token")
+
+		errs := make(chan error, 8)
+		for i := range cap(errs) {
+			go func() {
+				_, err := s.PutWorkspace(t.Context(), &Workspace{ID: fmt.Sprintf("racer-%d", i), TokenHash: "hash-of-a-raced-token"}, nil)
+				errs <- err
+			}()
+		}
+		won := 0
+		for range cap(errs) {
+			if err := <-errs; err == nil {
+				won++
+			} else {
+				assert.ErrorIs(t, err, ErrTokenInUse)
+			}
+		}
+		assert.Equal(t, 1, won)
+	})
+}
+
+// Version 2 of the schema makes tokens unique. A token that several workspaces had opened all of them: it is taken
+// from each, and a token only one had stays.
+func TestMigrationTakesSharedTokens(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *testDB) {
+		// a database at version 1
+		raw := db.open(t).(*store).db
+		for _, stmt := range []string{`DELETE FROM schema_migrations WHERE version >= 2`, `DROP INDEX workspaces_token_hash`,
+			`CREATE INDEX workspaces_token_hash ON workspaces (token_hash) WHERE token_hash <> ''`} {
+			_, err := raw.ExecContext(t.Context(), stmt)
+			require.NoError(t, err)
+		}
+		for id, hash := range map[string]string{"a": "shared", "b": "shared", "c": "own"} {
+			_, err := raw.ExecContext(t.Context(), `INSERT INTO workspaces (id, name, webhook_url, webhook_secret, token_hash, version, created_on, updated_on)
+				VALUES ($1, $1, '', '', $2, 1, 0, 0)`, id, hash)
+			require.NoError(t, err)
+		}
+
+		s := db.open(t)
+		for id, hash := range map[string]string{"a": "", "b": "", "c": "own"} {
+			ws, err := s.GetWorkspace(t.Context(), id)
+			require.NoError(t, err)
+			assert.Equal(t, hash, ws.TokenHash, id)
+		}
+		_, err := s.PutWorkspace(t.Context(), &Workspace{ID: "d", TokenHash: "own"}, nil)
+		assert.ErrorIs(t, err, ErrTokenInUse)
+	})
 }
