@@ -99,9 +99,8 @@ func New(url string, fallback Locker, log *slog.Logger, opts ...Option) (*Coordi
 		return c, nil
 	}
 
-	u, err := neturl.Parse(url)
-	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-		return nil, fmt.Errorf("cluster: %q is not a redis:// or rediss:// URL", url)
+	if err := CheckURL(url); err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	dialOpts := []redis.DialOption{redis.DialReadTimeout(s.timeout), redis.DialWriteTimeout(s.timeout)}
 	if s.dial != nil {
@@ -123,6 +122,22 @@ func New(url string, fallback Locker, log *slog.Logger, opts ...Option) (*Coordi
 		c.wentDown(err)
 	}
 	return c, nil
+}
+
+// CheckURL says what is wrong with a Redis URL as a user gives it, without repeating its password; an empty one is no
+// Redis and fine.
+func CheckURL(url string) error {
+	if url == "" {
+		return nil
+	}
+	u, err := neturl.Parse(url)
+	if err != nil || u.Scheme == "" {
+		return errors.New("is not a Redis URL: give one such as redis://HOST:6379")
+	}
+	if u.Scheme != "redis" && u.Scheme != "rediss" {
+		return fmt.Errorf("%q is not a redis:// or rediss:// URL", u.Redacted())
+	}
+	return nil
 }
 
 // Close stops the lock watchdogs, so that locks still held expire as a crashed instance's would, and Run, and closes

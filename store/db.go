@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,7 +61,8 @@ type store struct {
 
 // Open opens the store and migrates its schema. A postgres:// or postgresql:// DSN is a PostgreSQL database, which
 // several instances can share, and anything else the directory of an embedded SQLite database, created if missing,
-// which is one store's: its contact locks are in-process.
+// which is one store's: its contact locks are in-process. A command that takes a PostgreSQL URL from its user checks
+// it with CheckPostgresURL first, so that a typo doesn't become a directory.
 //
 // Connections to PostgreSQL are opened as they're needed, and one that breaks is dropped, so that a store that was
 // open when PostgreSQL went away works again when it comes back, without reopening.
@@ -68,6 +71,23 @@ func Open(ctx context.Context, dsn string) (Store, error) {
 		return openPostgres(ctx, dsn)
 	}
 	return openSQLite(ctx, dsn)
+}
+
+// CheckPostgresURL says what is wrong with a PostgreSQL URL as a user gives it, without repeating its password; an
+// empty one is no URL and fine. libpq's keyword strings (host=... dbname=...) are not read: lib/pq reads them, but
+// the store could not tell one from the name of a directory.
+func CheckPostgresURL(dsn string) error {
+	if dsn == "" {
+		return nil
+	}
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		return errors.New("is not a PostgreSQL URL: give one such as postgres://USER@HOST:5432/DATABASE (keyword strings like host=... are not read)")
+	}
+	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
+		return fmt.Errorf("%q is not a PostgreSQL URL: its scheme must be postgres or postgresql, not %q", u.Redacted(), u.Scheme)
+	}
+	return nil
 }
 
 func openPostgres(ctx context.Context, dsn string) (Store, error) {

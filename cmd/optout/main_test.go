@@ -184,3 +184,35 @@ func TestSimulateInterruptsWaitingFlow(t *testing.T) {
 < What is your favorite color?
 `)
 }
+
+// A --db that is not a PostgreSQL URL is refused at start, naming --db, and creates nothing: it used to become an
+// embedded store in a directory named after it.
+func TestStoreSettingsRefused(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, args := range [][]string{
+		{"serve", "--db", "mysql://root@localhost/optout"},
+		{"serve", "--db", "postgres//localhost/optout"},
+		{"serve", "--db", "host=localhost dbname=optout password=hunter2"},
+		{"import-optouts", "--workspace", "acme", "--db", "sqlite:optout.db", "optouts.csv"},
+		{"export-optouts", "--workspace", "acme", "--db", "postgress://localhost/optout"},
+		{"serve", "--redis", "localhost:6379"},
+	} {
+		code, stdout, stderr := optout("", args...)
+		assert.Equal(t, 2, code, "%v: %s", args, stderr)
+		assert.Empty(t, stdout)
+		flag := "--db"
+		if args[1] == "--redis" {
+			flag = "--redis"
+		}
+		assert.Contains(t, stderr, "optout "+args[0]+": "+flag+": ", args)
+		assert.NotContains(t, stderr, "hunter2", "a password is never repeated")
+		entries, err := os.ReadDir(".")
+		require.NoError(t, err)
+		assert.Empty(t, entries, "%v created something", args)
+	}
+
+	t.Setenv("OPTOUT_DB", "mysql://root@localhost/optout")
+	code, _, stderr := optout("", "serve")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "optout serve: --db: ")
+}

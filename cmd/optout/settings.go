@@ -7,13 +7,17 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/optout-dev/optout/cluster"
+	"github.com/optout-dev/optout/store"
 )
 
 // settings binds flags to OPTOUT_* environment variables: a flag given on the command line wins, then the variable,
 // then the default. Every setting's variable is named in --help.
 type settings struct {
-	fs   *flag.FlagSet
-	errs []string
+	fs     *flag.FlagSet
+	errs   []string
+	checks []func() string // of values once flags are parsed: each returns a problem, or ""
 }
 
 func (s *settings) env(name string) (string, bool) {
@@ -64,10 +68,20 @@ func (s *settings) Duration(name, env string, def time.Duration, usage string) *
 	return s.fs.Duration(name, def, s.usage(env, usage))
 }
 
-// check returns the problems with the environment variables, which flag parsing can't see.
+// check reports the problems with the environment variables, which flag parsing can't see, and with the values
+// given, and returns errUsage if there are any: the command exits 2, having done nothing.
 func (s *settings) check() error {
-	if len(s.errs) > 0 {
-		return fmt.Errorf("%s", strings.Join(s.errs, "; "))
+	problems := s.errs
+	for _, check := range s.checks {
+		if p := check(); p != "" {
+			problems = append(problems, p)
+		}
+	}
+	for _, p := range problems {
+		fmt.Fprintf(s.fs.Output(), "optout %s: %s\n", s.fs.Name(), p)
+	}
+	if len(problems) > 0 {
+		return errUsage
 	}
 	return nil
 }
@@ -80,11 +94,24 @@ type storeSettings struct {
 }
 
 func (s *settings) store() *storeSettings {
-	return &storeSettings{
+	st := &storeSettings{
 		dataDir: s.String("data-dir", "OPTOUT_DATA_DIR", "data", "directory `DIR` of the embedded store, used when there is no --db"),
-		db:      s.String("db", "OPTOUT_DB", "", "PostgreSQL `URL` (postgres://...) to use instead of the embedded store"),
-		redis:   s.String("redis", "OPTOUT_REDIS", "", "Redis `URL` (redis://...) shared by several instances; optional"),
+		db:      s.String("db", "OPTOUT_DB", "", "PostgreSQL `URL` (postgres://... or postgresql://...) to use instead of the embedded store"),
+		redis:   s.String("redis", "OPTOUT_REDIS", "", "Redis `URL` (redis://... or rediss://...) shared by several instances; optional"),
 	}
+	// checked before anything is opened: a --db that isn't PostgreSQL's must not become a directory named after it
+	s.checks = append(s.checks,
+		func() string { return problem("--db", store.CheckPostgresURL(*st.db)) },
+		func() string { return problem("--redis", cluster.CheckURL(*st.redis)) })
+	return st
+}
+
+// problem words an error with a setting's value for check, or returns "" when there is none.
+func problem(flag string, err error) string {
+	if err == nil {
+		return ""
+	}
+	return flag + ": " + err.Error()
 }
 
 // dsn is what store.Open opens.
