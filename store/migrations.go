@@ -16,7 +16,7 @@ import (
 // is a new version in both, never an edit of an applied one.
 //
 // Conventions of both: timestamps are BIGINT unix microseconds, which compare and order as integers and need no
-// driver to parse them, and NULL for the zero time, which means never; text that can be empty is '' rather than
+// driver to parse them, and NULL for the zero time, which means never; text that can be empty is the empty string rather than
 // NULL; JSON documents are JSONB on PostgreSQL and TEXT on SQLite, and NULL when there's none. A webhook body is TEXT
 // in both, because it is signed and must come back byte for byte, which JSONB doesn't keep. SQLite's files use
 // INTEGER PRIMARY KEY AUTOINCREMENT for identities, which like a sequence never gives a number twice, so a reader
