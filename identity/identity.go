@@ -27,11 +27,12 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/nyaruka/gocommon/i18n"
 	"github.com/nyaruka/gocommon/urns"
 	"github.com/nyaruka/phonenumbers/v2"
+
+	"github.com/optout-dev/optout/internal/quote"
 )
 
 const (
@@ -40,8 +41,6 @@ const (
 	minDigits = 7
 	// maxDigits is E.164's longest international number.
 	maxDigits = 15
-	// maxQuoted is how much of a bad input an error quotes.
-	maxQuoted = 100
 )
 
 // callingCodes[c] is whether c is a country calling code. No code is a prefix of another, so a number's first one,
@@ -88,11 +87,11 @@ func KeyIn(raw string, country i18n.Country) (urns.URN, error) {
 	var buf [64]byte // the digits as given, leading zeros included
 	digits, plus, err := readNumber(buf[:0], number)
 	if err != nil {
-		return urns.NilURN, fmt.Errorf("%s is not a phone number: %w", quote(raw), err)
+		return urns.NilURN, fmt.Errorf("%s is not a phone number: %w", quote.Q(raw), err)
 	}
 	if isTel && !plus && country != i18n.NilCountry && !bytes.HasPrefix(digits, []byte("00")) {
 		if digits, err = national(digits, country); err != nil {
-			return urns.NilURN, fmt.Errorf("%s is not a phone number in %s: %w", quote(raw), country, err)
+			return urns.NilURN, fmt.Errorf("%s is not a phone number in %s: %w", quote.Q(raw), country, err)
 		}
 	}
 	// no country code starts with 0, so leading zeros are an international prefix (00) or stray
@@ -100,7 +99,7 @@ func KeyIn(raw string, country i18n.Country) (urns.URN, error) {
 		digits = digits[1:]
 	}
 	if err := checkInternational(digits); err != nil {
-		return urns.NilURN, fmt.Errorf("%s is not a phone number: %w", quote(raw), err)
+		return urns.NilURN, fmt.Errorf("%s is not a phone number: %w", quote.Q(raw), err)
 	}
 	digits = renumber(digits)
 
@@ -121,7 +120,7 @@ func otherKey(raw, s, scheme, rest string) (urns.URN, error) {
 	}
 	u = u.Normalize().Identity()
 	if err := u.Validate(); err != nil {
-		return urns.NilURN, fmt.Errorf("%s is not a valid URN: %w", quote(raw), err)
+		return urns.NilURN, fmt.Errorf("%s is not a valid URN: %w", quote.Q(raw), err)
 	}
 	return u, nil
 }
@@ -132,12 +131,12 @@ func parse(raw, s string) (urns.URN, error) {
 	// contact's key must not depend on the order
 	for _, esc := range ambiguousEscapes {
 		if strings.Contains(s, esc) {
-			return urns.NilURN, fmt.Errorf("%s is not a valid URN: %s reads two ways", quote(raw), esc)
+			return urns.NilURN, fmt.Errorf("%s is not a valid URN: %s reads two ways", quote.Q(raw), esc)
 		}
 	}
 	u, err := urns.Parse(s)
 	if err != nil {
-		return urns.NilURN, fmt.Errorf("%s is not a valid URN: %w", quote(raw), err)
+		return urns.NilURN, fmt.Errorf("%s is not a valid URN: %w", quote.Q(raw), err)
 	}
 	return u, nil
 }
@@ -213,16 +212,4 @@ func insertAt(digits []byte, i int, d byte) []byte {
 	copy(digits[i+1:], digits[i:])
 	digits[i] = d
 	return digits
-}
-
-// quote quotes s for an error, clipped to maxQuoted bytes.
-func quote(s string) string {
-	if len(s) <= maxQuoted {
-		return fmt.Sprintf("%q", s)
-	}
-	cut := maxQuoted
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%q…", s[:cut])
 }

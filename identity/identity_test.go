@@ -163,9 +163,9 @@ func TestKeyErrors(t *testing.T) {
 	}
 }
 
-func TestKeyErrorQuotesAtMost100Bytes(t *testing.T) {
+func TestKeyErrorQuotesAtMost100Characters(t *testing.T) {
 	_, err := identity.Key("whatsapp:" + strings.Repeat("é", 100))
-	assert.EqualError(t, err, `"whatsapp:`+strings.Repeat("é", 45)+`"… is not a phone number: 'é' is not a digit`)
+	assert.EqualError(t, err, `"whatsapp:`+strings.Repeat("é", 91)+`"… is not a phone number: 'é' is not a digit`)
 
 	_, err = identity.Key("ext:" + strings.Repeat("x", 300))
 	assert.EqualError(t, err, `"ext:`+strings.Repeat("x", 96)+`"… is not a valid URN: path component too long`)

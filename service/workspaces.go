@@ -166,7 +166,7 @@ func (s *Service) PutWorkspace(ctx context.Context, id string, req *WorkspaceReq
 		return nil, false, err
 	}
 	if req.Webhook != nil && req.Webhook.URL != "" {
-		if err := s.policy.CheckURL(ctx, req.Webhook.URL); err != nil {
+		if err := s.policy.CheckURL(req.Webhook.URL); err != nil {
 			return nil, false, newError(Unprocessable, "webhook.url", "%s", strings.TrimPrefix(err.Error(), "webhook.url: "))
 		}
 	}

@@ -8,9 +8,12 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/optout-dev/optout/internal/quote"
 )
 
 // Resolver looks up the addresses of host names. *net.Resolver is one; tests give a fake, as they can't use DNS.
@@ -20,41 +23,23 @@ type Resolver interface {
 
 // Policy decides where webhooks may go: http(s) URLs without credentials, and, unless AllowPrivate, only public
 // addresses, so that a workspace can't make the service post to its own network or a cloud's metadata endpoint.
-// It is checked when a URL is configured, to tell the user at once, and again by the client's dialer on the
-// address actually connected to, because a host name can resolve to something else by then (DNS rebinding).
+// What a URL says on its face (its scheme, a literal private address, localhost) is checked when it is configured,
+// to tell the user at once; the addresses a host name resolves to are checked by the client's dialer on the address
+// actually connected to, at every connection, because a name resolves to whatever its owner says at the time (DNS
+// rebinding), and need not resolve at all when it is configured (DNS may be down, the name made later).
 type Policy struct {
 	AllowPrivate bool     // for development and tests, where receivers run on loopback
 	Resolver     Resolver // nil: net.DefaultResolver
 }
 
-// CheckURL checks a webhook URL as it is configured, with an error that names the problem. It resolves the host
-// unless AllowPrivate, when there is no address to refuse.
-func (p *Policy) CheckURL(ctx context.Context, raw string) error {
-	u, err := p.parse(raw)
-	if err != nil {
-		return err
-	}
-	if p.AllowPrivate {
-		return nil
-	}
-	host := u.Hostname()
-	addrs, err := p.lookup(ctx, "ip", host)
-	if err != nil {
-		return fmt.Errorf("webhook.url: host %q doesn't resolve: %w", host, err)
-	}
-	if len(addrs) == 0 {
-		return fmt.Errorf("webhook.url: host %q resolves to no address", host)
-	}
-	for _, a := range addrs {
-		if kind := nonPublic(a); kind != "" {
-			return fmt.Errorf("webhook.url: host %q resolves to %s address %s", host, kind, a)
-		}
-	}
-	return nil
+// CheckURL checks a webhook URL as it is configured, without resolving its host, with an error that names the
+// problem. The worker checks it again before each attempt, and the dialer checks the addresses it connects to.
+func (p *Policy) CheckURL(raw string) error {
+	_, err := p.parse(raw)
+	return err
 }
 
-// parse checks what can be checked of a URL without resolving its host. The worker does only this before each
-// attempt, leaving the addresses to the dialer, so a delivery costs no extra lookup.
+// parse checks what can be checked of a URL without resolving its host.
 func (p *Policy) parse(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -73,6 +58,11 @@ func (p *Policy) parse(raw string) (*url.URL, error) {
 	host := u.Hostname()
 	if host == "" {
 		return nil, errors.New("webhook.url: no host")
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("webhook.url: port %s is not a port from 1 to 65535", quote.Q(port))
+		}
 	}
 	if addr, err := netip.ParseAddr(host); err == nil {
 		if kind := nonPublic(addr); !p.AllowPrivate && kind != "" {
