@@ -118,7 +118,6 @@ func TestCheckURL(t *testing.T) {
 		{"http://2130706433/", `webhook.url: host "2130706433" is neither an IP address nor a host name`},
 		{"http://0x7f.0.0.1/", `webhook.url: host "0x7f.0.0.1" is neither an IP address nor a host name`},
 		{"http://hooks.example.com.0x1/", `webhook.url: host "hooks.example.com.0x1" is neither an IP address nor a host name`},
-
 	} {
 		assert.EqualError(t, policy.CheckURL(tc.raw), tc.err, "for %s", tc.raw)
 	}
