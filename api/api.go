@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/optout-dev/optout/internal/quote"
 	"github.com/optout-dev/optout/internal/strictjson"
 	"github.com/optout-dev/optout/metrics"
 	"github.com/optout-dev/optout/service"
@@ -138,7 +139,7 @@ func (s *server) authenticate(r *http.Request, adminOnly bool) (int, string) {
 	case adminOnly:
 		return http.StatusForbidden, "only the admin token may do this"
 	default:
-		return http.StatusForbidden, fmt.Sprintf("the token is not valid for workspace %q", ws)
+		return http.StatusForbidden, fmt.Sprintf("the token is not valid for workspace %s", quote.Q(ws))
 	}
 }
 
@@ -216,14 +217,14 @@ func page(r *http.Request) (int64, int, error) {
 	if a := q.Get("after"); a != "" {
 		var err error
 		if after, err = strconv.ParseInt(a, 10, 64); err != nil || after < 0 {
-			return 0, 0, &service.Error{Kind: service.Invalid, Field: "after", Err: fmt.Errorf("%q is not a cursor from a previous page", a)}
+			return 0, 0, &service.Error{Kind: service.Invalid, Field: "after", Err: fmt.Errorf("%s is not a cursor from a previous page", quote.Q(a))}
 		}
 	}
 	limit := service.PageSize
 	if l := q.Get("limit"); l != "" {
 		var err error
 		if limit, err = strconv.Atoi(l); err != nil || limit < 1 || limit > MaxPageSize {
-			return 0, 0, &service.Error{Kind: service.Invalid, Field: "limit", Err: fmt.Errorf("%q is not a number from 1 to %d", l, MaxPageSize)}
+			return 0, 0, &service.Error{Kind: service.Invalid, Field: "limit", Err: fmt.Errorf("%s is not a number from 1 to %d", quote.Q(l), MaxPageSize)}
 		}
 	}
 	return after, limit, nil

@@ -242,3 +242,29 @@ func TestTokensAreOneWorkspaces(t *testing.T) {
 	}
 	assert.Equal(t, map[int]int{http.StatusCreated: 1, http.StatusConflict: 5}, counts)
 }
+
+// Errors name the value at fault, but quote at most 100 characters of it, however long it is.
+func TestErrorsQuoteAtMost100Characters(t *testing.T) {
+	srv := newServer(t)
+	call(t, srv, "PUT", "/v1/workspaces/acme", admin, `{}`)
+	long := strings.Repeat("é", 5000)
+	for _, tc := range []struct{ method, path, body string }{
+		{"POST", "/v1/workspaces/acme/messages", `{"uuid": "` + long + `", "urn": "whatsapp:5511987650001"}`},
+		{"POST", "/v1/workspaces/acme/messages", `{"uuid": "5d76d86b-3bb9-4d5a-b822-c9d86f5d8e41", "urn": "whatsapp:` + long + `"}`},
+		{"POST", "/v1/workspaces/acme/messages", `{"uuid": "5d76d86b-3bb9-4d5a-b822-c9d86f5d8e41", "urn": "whatsapp:5511987650001", "received_on": "` + long + `"}`},
+		{"POST", "/v1/workspaces/acme/messages", `{"` + long + `": 1}`},
+		{"POST", "/v1/workspaces/acme/broadcasts", `{"group": "` + long + `", "text": "hi"}`},
+		{"POST", "/v1/workspaces/acme/broadcasts", `{"urns": ["whatsapp:5511987650001"], "template": {"name": "x", "category": "` + long + `"}}`},
+		{"POST", "/v1/workspaces/acme/contacts/whatsapp:5511987650001/consent", `{"status": "` + long + `"}`},
+		{"PUT", "/v1/workspaces/acme", `{"languages": ["` + long + `"]}`},
+		{"GET", "/v1/workspaces/acme/events?after=" + long, ``},
+		{"GET", "/v1/workspaces/acme/webhooks?status=" + long, ``},
+	} {
+		status, body, _ := call(t, srv, tc.method, tc.path, admin, tc.body)
+		msg := errorOf(body)
+		assert.GreaterOrEqual(t, status, 400, "%s %s", tc.method, tc.path)
+		assert.Contains(t, msg, strings.Repeat("é", 90), "the error quotes the value's start: %.300s", msg)
+		assert.Contains(t, msg, `"…`, "and says there is more: %.300s", msg)
+		assert.NotContains(t, msg, strings.Repeat("é", 101), "and no more of it: %.300s", msg)
+	}
+}

@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"strings"
+
+	"github.com/optout-dev/optout/internal/quote"
 )
 
 // Category is a WhatsApp template category, in the names the opt-out rules use.
@@ -33,5 +35,5 @@ func ParseCategory(s string) (Category, error) {
 	if c, ok := categoryNames[strings.ToUpper(s)]; ok {
 		return c, nil
 	}
-	return "", fmt.Errorf("unknown category %q (want CUST_SERVICE or UTILITY, OTP or AUTHENTICATION, MARKETING)", s)
+	return "", fmt.Errorf("unknown category %s (want CUST_SERVICE or UTILITY, OTP or AUTHENTICATION, MARKETING)", quote.Q(s))
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nyaruka/gocommon/i18n"
 
+	"github.com/optout-dev/optout/internal/quote"
 	"github.com/optout-dev/optout/internal/strictjson"
 	"github.com/optout-dev/optout/keywords"
 )
@@ -297,10 +298,10 @@ func (d *Document) compileTemplates(p *problems) map[string]Category {
 func checkLanguage(l i18n.Language) error {
 	parsed, err := i18n.ParseLanguage(string(l))
 	if err != nil {
-		return fmt.Errorf("%q is not an ISO 639-3 language code", l)
+		return fmt.Errorf("%s is not an ISO 639-3 language code", quote.Q(string(l)))
 	}
 	if parsed != l {
-		return fmt.Errorf("%q is not an ISO 639-3 language code (did you mean %q?)", l, parsed)
+		return fmt.Errorf("%s is not an ISO 639-3 language code (did you mean %q?)", quote.Q(string(l)), parsed)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/optout-dev/optout/config"
 	"github.com/optout-dev/optout/consent"
 	"github.com/optout-dev/optout/engine"
+	"github.com/optout-dev/optout/internal/quote"
 	"github.com/optout-dev/optout/store"
 )
 
@@ -133,7 +134,7 @@ func (s *Service) Broadcast(ctx context.Context, workspaceID string, request *Br
 	}
 	if req.groupName != "" {
 		if req.group = w.sa.Groups().FindByName(req.groupName); req.group == nil {
-			return nil, newError(Unprocessable, "group", "no group named %q", req.groupName)
+			return nil, newError(Unprocessable, "group", "no group named %s", quote.Q(req.groupName))
 		}
 	}
 
@@ -250,7 +251,7 @@ func (s *Service) decideBatch(ctx context.Context, w *workspace, b *store.Broadc
 func (s *Service) GetBroadcast(ctx context.Context, workspaceID, id string, after int64, limit int) (*BroadcastView, error) {
 	b, err := s.store.GetBroadcast(ctx, workspaceID, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, newError(NotFound, "", "no broadcast %q", id)
+		return nil, newError(NotFound, "", "no broadcast %s", quote.Q(id))
 	} else if err != nil {
 		return nil, storeError(err)
 	}

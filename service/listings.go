@@ -11,6 +11,7 @@ import (
 	"github.com/nyaruka/goflow/flows"
 
 	"github.com/optout-dev/optout/consent"
+	"github.com/optout-dev/optout/internal/quote"
 	"github.com/optout-dev/optout/store"
 )
 
@@ -126,7 +127,7 @@ func (s *Service) WebhookEvents(ctx context.Context, workspaceID string, status 
 	switch store.WebhookStatus(status) {
 	case "", store.WebhookPending, store.WebhookDelivered, store.WebhookFailed:
 	default:
-		return nil, "", newError(Invalid, "status", "%q is not pending, delivered or failed", status)
+		return nil, "", newError(Invalid, "status", "%s is not pending, delivered or failed", quote.Q(status))
 	}
 	return listPage(s, ctx, workspaceID, limit,
 		func() ([]*store.WebhookEvent, error) {
@@ -143,7 +144,7 @@ func (s *Service) WebhookEvent(ctx context.Context, workspaceID string, id strin
 	}
 	e, attempts, err := s.store.WebhookEvent(ctx, workspaceID, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, newError(NotFound, "", "no webhook event %q", id)
+		return nil, newError(NotFound, "", "no webhook event %s", quote.Q(id))
 	} else if err != nil {
 		return nil, storeError(err)
 	}

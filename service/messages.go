@@ -19,6 +19,7 @@ import (
 
 	"github.com/optout-dev/optout/engine"
 	"github.com/optout-dev/optout/identity"
+	"github.com/optout-dev/optout/internal/quote"
 	"github.com/optout-dev/optout/keywords"
 	"github.com/optout-dev/optout/store"
 )
@@ -69,7 +70,7 @@ func checkMessage(req *MessageRequest, now time.Time) (*incoming, error) {
 	m := &incoming{uuid: flows.InputUUID(req.UUID), text: req.Text, name: req.Name, receivedOn: now}
 
 	if !uuidRegex.MatchString(req.UUID) {
-		return nil, newError(Unprocessable, "uuid", "%q is not a UUID", req.UUID)
+		return nil, newError(Unprocessable, "uuid", "%s is not a UUID", quote.Q(req.UUID))
 	}
 	urn, err := parseURN(req.URN)
 	if err != nil {
@@ -84,13 +85,13 @@ func checkMessage(req *MessageRequest, now time.Time) (*incoming, error) {
 	}
 	if req.Channel != "" {
 		if !uuidRegex.MatchString(req.Channel) {
-			return nil, newError(Unprocessable, "channel", "%q is not a UUID", req.Channel)
+			return nil, newError(Unprocessable, "channel", "%s is not a UUID", quote.Q(req.Channel))
 		}
 		m.channel = assets.ChannelUUID(req.Channel)
 	}
 	if req.ReceivedOn != "" {
 		if m.receivedOn, err = time.Parse(time.RFC3339Nano, req.ReceivedOn); err != nil {
-			return nil, newError(Unprocessable, "received_on", "%q is not an RFC 3339 time", req.ReceivedOn)
+			return nil, newError(Unprocessable, "received_on", "%s is not an RFC 3339 time", quote.Q(req.ReceivedOn))
 		}
 		m.receivedOn = m.receivedOn.UTC()
 	}

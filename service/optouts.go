@@ -17,6 +17,7 @@ import (
 
 	"github.com/optout-dev/optout/consent"
 	"github.com/optout-dev/optout/engine"
+	"github.com/optout-dev/optout/internal/quote"
 	"github.com/optout-dev/optout/store"
 )
 
@@ -63,7 +64,7 @@ func (s *Service) SetConsent(ctx context.Context, workspaceID string, rawURN str
 // checkConsent checks a ConsentRequest.
 func checkConsent(req *ConsentRequest) error {
 	if req.Status != consent.OptedOut && req.Status != consent.OptedIn {
-		return newError(Unprocessable, "status", "%q is not opted_out or opted_in", req.Status)
+		return newError(Unprocessable, "status", "%s is not opted_out or opted_in", quote.Q(string(req.Status)))
 	}
 	return nil
 }
@@ -154,7 +155,7 @@ func ReadOptOutsCSV(in io.Reader) ([]*OptOutRow, error) {
 		col[strings.ToLower(strings.TrimSpace(strings.TrimPrefix(name, "\ufeff")))] = i
 	}
 	if _, ok := col["urn"]; !ok {
-		return nil, fmt.Errorf("line 1: the header %q has no urn column", strings.Join(header, ","))
+		return nil, fmt.Errorf("line 1: the header %s has no urn column", quote.Q(strings.Join(header, ",")))
 	}
 	get := func(record []string, name string) string {
 		if i, ok := col[name]; ok && i < len(record) {
@@ -193,14 +194,14 @@ func ReadOptOutsCSV(in io.Reader) ([]*OptOutRow, error) {
 		row.URN = urn
 		if lang := get(record, "language"); lang != "" {
 			if _, err := i18n.ParseLanguage(lang); err != nil {
-				problems = append(problems, fmt.Sprintf("line %d: language: %q is not an ISO 639-3 code", line, lang))
+				problems = append(problems, fmt.Sprintf("line %d: language: %s is not an ISO 639-3 code", line, quote.Q(lang)))
 				continue
 			}
 			row.Language = i18n.Language(lang)
 		}
 		if when := get(record, "opted_out_on"); when != "" {
 			if row.OptedOutOn, err = time.Parse(time.RFC3339Nano, when); err != nil {
-				problems = append(problems, fmt.Sprintf("line %d: opted_out_on: %q is not an RFC 3339 time", line, when))
+				problems = append(problems, fmt.Sprintf("line %d: opted_out_on: %s is not an RFC 3339 time", line, quote.Q(when)))
 				continue
 			}
 		}

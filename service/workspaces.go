@@ -24,6 +24,7 @@ import (
 	"github.com/optout-dev/optout/engine"
 	"github.com/optout-dev/optout/export"
 	exports "github.com/optout-dev/optout/flows"
+	"github.com/optout-dev/optout/internal/quote"
 	"github.com/optout-dev/optout/store"
 )
 
@@ -45,7 +46,7 @@ type workspace struct {
 func (s *Service) workspace(ctx context.Context, id string) (*workspace, error) {
 	ws, err := s.store.GetWorkspace(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, newError(NotFound, "", "no workspace %q", id)
+		return nil, newError(NotFound, "", "no workspace %s", quote.Q(id))
 	} else if err != nil {
 		return nil, storeError(err)
 	}
@@ -159,7 +160,7 @@ var workspaceIDRegex = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
 // whether it was created. A new workspace gets the plugin's export (its fields, group and system flow).
 func (s *Service) PutWorkspace(ctx context.Context, id string, req *WorkspaceRequest) (*WorkspaceView, bool, error) {
 	if !workspaceIDRegex.MatchString(id) {
-		return nil, false, newError(Invalid, "workspace", "%q is not a workspace ID: use up to 64 letters, digits, '.', '_' and '-'", id)
+		return nil, false, newError(Invalid, "workspace", "%s is not a workspace ID: use up to 64 letters, digits, '.', '_' and '-'", quote.Q(id))
 	}
 	cfg, err := checkWorkspace(req)
 	if err != nil {

@@ -10,7 +10,10 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
+
+	"github.com/optout-dev/optout/internal/quote"
 )
 
 // Unmarshal decodes data into v, refusing unknown fields and trailing data.
@@ -75,8 +78,14 @@ func explain(err error) error {
 		return fmt.Errorf("%s: must be %s, not %s", field, Kind(typeErr.Type), typeErr.Value)
 	}
 
-	// the decoder words unknown fields as `json: unknown field "x"`, which already names the field
-	return errors.New(strings.TrimPrefix(err.Error(), "json: "))
+	// the decoder words unknown fields as `json: unknown field "x"`, which names the field, however long it is
+	msg := strings.TrimPrefix(err.Error(), "json: ")
+	if field, ok := strings.CutPrefix(msg, "unknown field "); ok {
+		if name, err := strconv.Unquote(field); err == nil {
+			return fmt.Errorf("unknown field %s", quote.Q(name))
+		}
+	}
+	return errors.New(msg)
 }
 
 // Kind names a Go type the way someone writing JSON thinks of it, for errors about values of the wrong type.
