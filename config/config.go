@@ -15,6 +15,7 @@ import (
 	"github.com/nyaruka/gocommon/i18n"
 
 	"github.com/optout-dev/optout/internal/quote"
+	"github.com/optout-dev/optout/internal/sanitize"
 	"github.com/optout-dev/optout/internal/strictjson"
 	"github.com/optout-dev/optout/keywords"
 )
@@ -194,6 +195,11 @@ func (d *Document) keywordSet(p *problems, langs []i18n.Language) keywords.Set {
 		}
 		for _, lang := range sortedKeys(changes.Add) {
 			if checkKeywordLanguage(p, field+".add."+string(lang), lang, langs) {
+				for _, w := range changes.Add[lang] {
+					if err := sanitize.Check(w); err != nil {
+						p.add(field+".add."+string(lang), "%s %s", quote.Q(w), err)
+					}
+				}
 				set.Add(intent, lang, changes.Add[lang]...)
 			}
 		}
@@ -230,6 +236,8 @@ func (d *Document) compileReplies(p *problems, langs []i18n.Language) map[keywor
 				p.add(textField, "is empty")
 			case utf8.RuneCountInString(text) > MaxReplyLength:
 				p.add(textField, "is longer than %d characters", MaxReplyLength)
+			case sanitize.Check(text) != nil:
+				p.add(textField, "%s", sanitize.Check(text))
 			default:
 				texts[lang] = text
 			}
@@ -258,6 +266,8 @@ func (d *Document) compileGroup(p *problems) string {
 		p.add("group", "is blank")
 	case utf8.RuneCountInString(name) > MaxGroupNameLength:
 		p.add("group", "is longer than %d characters", MaxGroupNameLength)
+	case sanitize.Check(name) != nil:
+		p.add("group", "%s", sanitize.Check(name))
 	}
 	return name
 }
@@ -283,6 +293,10 @@ func (d *Document) compileTemplates(p *problems) map[string]Category {
 	for _, name := range sortedKeys(d.Templates) {
 		if strings.TrimSpace(name) == "" {
 			p.add("templates", "a template name is blank")
+			continue
+		}
+		if err := sanitize.Check(name); err != nil {
+			p.add("templates", "the template name %s %s", quote.Q(name), err)
 			continue
 		}
 		cat, err := ParseCategory(d.Templates[name])

@@ -15,6 +15,7 @@ import (
 	"github.com/optout-dev/optout/consent"
 	"github.com/optout-dev/optout/engine"
 	"github.com/optout-dev/optout/internal/quote"
+	"github.com/optout-dev/optout/internal/sanitize"
 	"github.com/optout-dev/optout/store"
 )
 
@@ -81,6 +82,9 @@ func checkBroadcast(req *BroadcastRequest) (*broadcast, error) {
 	case len(req.URNs) > 0 && req.Group != "":
 		return nil, newError(Unprocessable, "urns", "give urns or group, not both")
 	case req.Group != "":
+		if err := sanitize.Check(req.Group); err != nil {
+			return nil, &Error{Kind: Unprocessable, Field: "group", Err: err}
+		}
 		b.groupName = req.Group
 	case len(req.URNs) > 0:
 		seen := make(map[urns.URN]bool, len(req.URNs))
@@ -105,6 +109,9 @@ func checkBroadcast(req *BroadcastRequest) (*broadcast, error) {
 		if req.Template.Name == "" {
 			return nil, newError(Unprocessable, "template.name", "is required")
 		}
+		if err := sanitize.Check(req.Template.Name); err != nil {
+			return nil, &Error{Kind: Unprocessable, Field: "template.name", Err: err}
+		}
 		if req.Template.Category != "" {
 			if _, err := config.ParseCategory(req.Template.Category); err != nil {
 				return nil, &Error{Kind: Unprocessable, Field: "template.category", Err: err}
@@ -114,6 +121,9 @@ func checkBroadcast(req *BroadcastRequest) (*broadcast, error) {
 	case req.Text != "":
 		if utf8.RuneCountInString(req.Text) > MaxBroadcastText {
 			return nil, newError(Unprocessable, "text", "is longer than %d characters", MaxBroadcastText)
+		}
+		if err := sanitize.Check(req.Text); err != nil {
+			return nil, &Error{Kind: Unprocessable, Field: "text", Err: err}
 		}
 	default:
 		return nil, newError(Unprocessable, "text", "give template or text")

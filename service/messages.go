@@ -20,6 +20,7 @@ import (
 	"github.com/optout-dev/optout/engine"
 	"github.com/optout-dev/optout/identity"
 	"github.com/optout-dev/optout/internal/quote"
+	"github.com/optout-dev/optout/internal/sanitize"
 	"github.com/optout-dev/optout/keywords"
 	"github.com/optout-dev/optout/store"
 )
@@ -53,6 +54,9 @@ type Reply struct {
 // MaxTextLength bounds an incoming message's text, well above WhatsApp's 4096 characters.
 const MaxTextLength = 10000
 
+// MaxNameLength bounds a contact's or a workspace's name, as RapidPro bounds a contact's.
+const MaxNameLength = 128
+
 var uuidRegex = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // incoming is a checked MessageRequest.
@@ -67,7 +71,8 @@ type incoming struct {
 
 // checkMessage checks a MessageRequest, received now unless it says when. Its channel is empty when it names none.
 func checkMessage(req *MessageRequest, now time.Time) (*incoming, error) {
-	m := &incoming{uuid: flows.InputUUID(req.UUID), text: req.Text, name: req.Name, receivedOn: now}
+	// what a contact's phone sends is cleaned rather than refused: refusing it would keep that contact from opting out
+	m := &incoming{uuid: flows.InputUUID(req.UUID), text: sanitize.Text(req.Text), name: sanitize.Name(req.Name), receivedOn: now}
 
 	if !uuidRegex.MatchString(req.UUID) {
 		return nil, newError(Unprocessable, "uuid", "%s is not a UUID", quote.Q(req.UUID))
@@ -77,11 +82,11 @@ func checkMessage(req *MessageRequest, now time.Time) (*incoming, error) {
 		return nil, &Error{Kind: Unprocessable, Field: "urn", Err: err}
 	}
 	m.urn = urn
-	if utf8.RuneCountInString(req.Text) > MaxTextLength {
+	if utf8.RuneCountInString(m.text) > MaxTextLength {
 		return nil, newError(Unprocessable, "text", "is longer than %d characters", MaxTextLength)
 	}
-	if utf8.RuneCountInString(req.Name) > 128 {
-		return nil, newError(Unprocessable, "name", "is longer than 128 characters")
+	if utf8.RuneCountInString(m.name) > MaxNameLength {
+		return nil, newError(Unprocessable, "name", "is longer than %d characters", MaxNameLength)
 	}
 	if req.Channel != "" {
 		if !uuidRegex.MatchString(req.Channel) {

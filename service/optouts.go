@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nyaruka/gocommon/i18n"
 	"github.com/nyaruka/gocommon/urns"
@@ -18,6 +19,7 @@ import (
 	"github.com/optout-dev/optout/consent"
 	"github.com/optout-dev/optout/engine"
 	"github.com/optout-dev/optout/internal/quote"
+	"github.com/optout-dev/optout/internal/sanitize"
 	"github.com/optout-dev/optout/store"
 )
 
@@ -150,9 +152,11 @@ func ReadOptOutsCSV(in io.Reader) ([]*OptOutRow, error) {
 	} else if err != nil {
 		return nil, err
 	}
+	names := make([]string, len(header))
 	col := map[string]int{}
 	for i, name := range header {
-		col[strings.ToLower(strings.TrimSpace(strings.TrimPrefix(name, "\ufeff")))] = i
+		names[i] = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(name, "\ufeff")))
+		col[names[i]] = i
 	}
 	if _, ok := col["urn"]; !ok {
 		return nil, fmt.Errorf("line 1: the header %s has no urn column", quote.Q(strings.Join(header, ",")))
@@ -179,8 +183,16 @@ func ReadOptOutsCSV(in io.Reader) ([]*OptOutRow, error) {
 			break
 		}
 		line, _ := r.FieldPos(0)
+		if problem := checkFields(record, names); problem != "" {
+			problems = append(problems, fmt.Sprintf("line %d: %s", line, problem))
+			continue
+		}
 
-		row := &OptOutRow{Line: line, Name: get(record, "name")}
+		row := &OptOutRow{Line: line, Name: sanitize.Name(get(record, "name"))}
+		if utf8.RuneCountInString(row.Name) > MaxNameLength {
+			problems = append(problems, fmt.Sprintf("line %d: name: is longer than %d characters", line, MaxNameLength))
+			continue
+		}
 		urn, err := parseURN(get(record, "urn"))
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("line %d: urn: %s", line, err))
@@ -208,9 +220,34 @@ func ReadOptOutsCSV(in io.Reader) ([]*OptOutRow, error) {
 		rows = append(rows, row)
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("%d bad rows, nothing imported:\n%s", len(problems), strings.Join(problems, "\n"))
+		listed := problems[:min(len(problems), maxListedProblems)]
+		if more := len(problems) - len(listed); more > 0 {
+			listed = append(listed, fmt.Sprintf("... and %d more bad rows", more))
+		}
+		return nil, fmt.Errorf("%d bad rows, nothing imported:\n%s", len(problems), strings.Join(listed, "\n"))
 	}
 	return rows, nil
+}
+
+// maxListedProblems is how many bad rows an import lists: enough for a round of fixes, not a wall of text.
+const maxListedProblems = 100
+
+// checkFields says what is wrong with the text of a record's fields, named as the header names their columns, which
+// the store must be able to keep: each is valid UTF-8 without control characters.
+func checkFields(record, names []string) string {
+	for i, field := range record {
+		name := fmt.Sprintf("column %d", i+1)
+		if i < len(names) {
+			name = names[i]
+		}
+		if !utf8.ValidString(field) {
+			return name + ": is not valid UTF-8"
+		}
+		if err := sanitize.Check(field); err != nil {
+			return name + ": " + err.Error()
+		}
+	}
+	return ""
 }
 
 // OptOutImportResult counts what an opt-out import did.

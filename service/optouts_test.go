@@ -110,3 +110,30 @@ func TestOptOutsEndWaitingSessions(t *testing.T) {
 		assert.Equal(t, "opted_out", string(r.Contact.OptStatus))
 	}
 }
+
+// An opt-out list is checked field by field as the API checks a request: names of at most 128 characters, no NUL,
+// valid UTF-8; and a file with many bad rows lists the first 100, with how many more there are.
+func TestReadOptOutsCSVBounds(t *testing.T) {
+	_, err := service.ReadOptOutsCSV(strings.NewReader("urn,name\n" +
+		"whatsapp:5511987650001," + strings.Repeat("a", 129) + "\n" +
+		"whatsapp:5511987650002,Ana\x00\n" +
+		"whatsapp:5511987650003,Jos\xe9\n" +
+		"whatsapp:5511987650004,Bia\n"))
+	assert.EqualError(t, err, `3 bad rows, nothing imported:
+line 2: name: is longer than 128 characters
+line 3: name: has the control character U+0000 at character 4
+line 4: name: is not valid UTF-8`)
+
+	var csv strings.Builder
+	csv.WriteString("urn\n")
+	for range 250 {
+		csv.WriteString("nope\n")
+	}
+	_, err = service.ReadOptOutsCSV(strings.NewReader(csv.String()))
+	require.Error(t, err)
+	lines := strings.Split(err.Error(), "\n")
+	assert.Equal(t, "250 bad rows, nothing imported:", lines[0])
+	assert.Len(t, lines, 1+100+1, "the first 100, and a line for the rest")
+	assert.Equal(t, `line 101: urn: "nope" is not a valid URN: path cannot be empty`, lines[100])
+	assert.Equal(t, "... and 150 more bad rows", lines[101])
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/optout-dev/optout/export"
 	exports "github.com/optout-dev/optout/flows"
 	"github.com/optout-dev/optout/internal/quote"
+	"github.com/optout-dev/optout/internal/sanitize"
 	"github.com/optout-dev/optout/store"
 )
 
@@ -213,11 +214,16 @@ func checkWorkspace(req *WorkspaceRequest) (*config.Config, error) {
 	if err != nil {
 		return nil, &Error{Kind: Unprocessable, Err: err}
 	}
-	if utf8.RuneCountInString(req.Name) > 128 {
-		return nil, newError(Unprocessable, "name", "is longer than 128 characters")
+	req.Name = sanitize.Name(req.Name)
+	if utf8.RuneCountInString(req.Name) > MaxNameLength {
+		return nil, newError(Unprocessable, "name", "is longer than %d characters", MaxNameLength)
 	}
 	if w := req.Webhook; w != nil {
 		switch {
+		case sanitize.Check(w.URL) != nil:
+			return nil, &Error{Kind: Unprocessable, Field: "webhook.url", Err: sanitize.Check(w.URL)}
+		case sanitize.Check(w.Secret) != nil:
+			return nil, &Error{Kind: Unprocessable, Field: "webhook.secret", Err: sanitize.Check(w.Secret)}
 		case w.URL == "" && w.Secret != "":
 			return nil, newError(Unprocessable, "webhook.url", "is required with a secret")
 		case w.URL == "":
@@ -227,8 +233,13 @@ func checkWorkspace(req *WorkspaceRequest) (*config.Config, error) {
 			return nil, newError(Unprocessable, "webhook.secret", "is shorter than %d characters: every notification is signed with it", MinSecretLength)
 		}
 	}
-	if req.Token != nil && *req.Token != "" && utf8.RuneCountInString(*req.Token) < MinTokenLength {
-		return nil, newError(Unprocessable, "token", "is shorter than %d characters", MinTokenLength)
+	if req.Token != nil && *req.Token != "" {
+		if utf8.RuneCountInString(*req.Token) < MinTokenLength {
+			return nil, newError(Unprocessable, "token", "is shorter than %d characters", MinTokenLength)
+		}
+		if err := sanitize.Check(*req.Token); err != nil {
+			return nil, &Error{Kind: Unprocessable, Field: "token", Err: err}
+		}
 	}
 	return cfg, nil
 }
