@@ -115,7 +115,7 @@ func (s *Service) WriteOptOutsCSV(ctx context.Context, workspaceID string, out i
 			if !o.OptedOutOn.IsZero() {
 				when = o.OptedOutOn.Format(time.RFC3339Nano)
 			}
-			if err := w.Write([]string{string(o.URN), string(o.UUID), o.Name, o.Language, when}); err != nil {
+			if err := w.Write([]string{string(o.URN), string(o.UUID), asText(o.Name), o.Language, when}); err != nil {
 				return err
 			}
 		}
@@ -188,7 +188,7 @@ func ReadOptOutsCSV(in io.Reader) ([]*OptOutRow, error) {
 			continue
 		}
 
-		row := &OptOutRow{Line: line, Name: sanitize.Name(get(record, "name"))}
+		row := &OptOutRow{Line: line, Name: sanitize.Name(fromText(get(record, "name")))}
 		if utf8.RuneCountInString(row.Name) > MaxNameLength {
 			problems = append(problems, fmt.Sprintf("line %d: name: is longer than %d characters", line, MaxNameLength))
 			continue
@@ -227,6 +227,23 @@ func ReadOptOutsCSV(in io.Reader) ([]*OptOutRow, error) {
 		return nil, fmt.Errorf("%d bad rows, nothing imported:\n%s", len(problems), strings.Join(listed, "\n"))
 	}
 	return rows, nil
+}
+
+// asText keeps a spreadsheet from reading a field as a formula, by OWASP's rule against CSV injection: a field that
+// starts with =, +, -, @, a tab or a carriage return gets a ' before it, which spreadsheets show as text.
+func asText(field string) string {
+	if field != "" && strings.ContainsRune("=+-@\t\r", rune(field[0])) {
+		return "'" + field
+	}
+	return field
+}
+
+// fromText takes off what asText put before a field, so that what export-optouts writes imports as it was.
+func fromText(field string) string {
+	if rest, ok := strings.CutPrefix(field, "'"); ok && asText(rest) != rest {
+		return rest
+	}
+	return field
 }
 
 // maxListedProblems is how many bad rows an import lists: enough for a round of fixes, not a wall of text.

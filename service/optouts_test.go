@@ -2,6 +2,8 @@ package service_test
 
 import (
 	"bytes"
+	"encoding/csv"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -136,4 +138,44 @@ line 4: name: is not valid UTF-8`)
 	assert.Len(t, lines, 1+100+1, "the first 100, and a line for the rest")
 	assert.Equal(t, `line 101: urn: "nope" is not a valid URN: path cannot be empty`, lines[100])
 	assert.Equal(t, "... and 150 more bad rows", lines[101])
+}
+
+// Opt-out lists are safe to open in a spreadsheet (OWASP's CSV injection rule): a field that starts with =, +, -, @,
+// a tab or a carriage return is written with a ' before it, which import-optouts takes off again.
+func TestOptOutsCSVIsSafeInASpreadsheet(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme", `{}`)
+	// a name is one line, so a tab around it is cleaned away; the others stay as they are
+	names := []string{`=HYPERLINK("http://evil.example","click")`, "+55 cmd", "-2+3", "@SUM(A1)", "Ana"}
+	var list bytes.Buffer
+	w := csv.NewWriter(&list)
+	w.Write([]string{"urn", "name"})
+	for i, name := range names {
+		w.Write([]string{fmt.Sprintf("whatsapp:55119876500%02d", i), name})
+	}
+	w.Flush()
+	rows, err := service.ReadOptOutsCSV(&list)
+	require.NoError(t, err)
+	_, err = e.svc.ImportOptOuts(e.ctx, "acme", rows, nil)
+	require.NoError(t, err)
+
+	var out bytes.Buffer
+	require.NoError(t, e.svc.WriteOptOutsCSV(e.ctx, "acme", &out, nil))
+	records, err := csv.NewReader(bytes.NewReader(out.Bytes())).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, records, len(names)+1)
+	for i, record := range records[1:] {
+		if names[i] == "Ana" {
+			assert.Equal(t, "Ana", record[2])
+		} else {
+			assert.Equal(t, "'"+names[i], record[2], "written as text")
+		}
+	}
+
+	// and what export wrote, import reads back as it was
+	rows, err = service.ReadOptOutsCSV(&out)
+	require.NoError(t, err)
+	for i, r := range rows {
+		assert.Equal(t, names[i], r.Name)
+	}
 }
