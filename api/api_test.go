@@ -268,3 +268,18 @@ func TestErrorsQuoteAtMost100Characters(t *testing.T) {
 		assert.NotContains(t, msg, strings.Repeat("é", 101), "and no more of it: %.300s", msg)
 	}
 }
+
+// A dry run sends nothing, so it counts in no decision metric.
+func TestDryRunIsNotCounted(t *testing.T) {
+	srv := newServer(t)
+	call(t, srv, "PUT", "/v1/workspaces/acme", admin, `{}`)
+	status, body, _ := call(t, srv, "POST", "/v1/workspaces/acme/broadcasts", admin, `{"urns": ["whatsapp:5511987650001"], "template": {"name": "code", "category": "OTP"}, "dry_run": true}`)
+	require.Equal(t, http.StatusOK, status, body)
+	_, metrics, _ := call(t, srv, "GET", "/metrics", "", ``)
+	assert.NotContains(t, metrics, `optout_decisions_total{kind="broadcast"`)
+
+	status, body, _ = call(t, srv, "POST", "/v1/workspaces/acme/broadcasts", admin, `{"urns": ["whatsapp:5511987650001"], "template": {"name": "code", "category": "OTP"}}`)
+	require.Equal(t, http.StatusOK, status, body)
+	_, metrics, _ = call(t, srv, "GET", "/metrics", "", ``)
+	assert.Contains(t, metrics, `optout_decisions_total{kind="broadcast",decision="send",reason=""} 1`)
+}

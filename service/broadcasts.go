@@ -154,28 +154,73 @@ func (s *Service) Broadcast(ctx context.Context, workspaceID string, request *Br
 		Request:   jsonx.MustMarshal(request),
 		DryRun:    req.dryRun,
 		CreatedOn: s.now().UTC(),
+		Skipped:   map[string]int{},
+	}
+	if b.DryRun {
+		summary := *request
+		summary.URNs = nil
+		b.Request = jsonx.MustMarshal(&summary)
+		return s.dryRun(ctx, w, b, req)
 	}
 	if err := s.store.CreateBroadcast(ctx, b); err != nil {
 		return nil, storeError(err)
 	}
-
-	next := s.recipients(w, req)
-	for {
-		batch, err := next(ctx)
-		if err != nil {
-			return nil, storeError(err)
-		}
-		if len(batch) == 0 {
-			break
-		}
-		if err := s.decideBatch(ctx, w, b, req, batch); err != nil {
-			return nil, err
-		}
+	err = s.eachBatch(ctx, w, req, func(batch []*recipient) error {
+		decisions, msgs := s.decide(w, b, req, batch)
+		return storeError(s.store.AddBroadcastBatch(ctx, b.ID, decisions, msgs))
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := s.store.FinishBroadcast(ctx, b.ID, s.now().UTC()); err != nil {
 		return nil, storeError(err)
 	}
 	return s.GetBroadcast(ctx, w.ID, b.ID, 0, PageSize)
+}
+
+// dryRun decides a broadcast and keeps only its summary, without its recipients or its request's URNs: a dry run
+// is a question, and storing its answer for every recipient let one token write hundreds of megabytes. The answer
+// carries the first page of recipients.
+func (s *Service) dryRun(ctx context.Context, w *workspace, b *store.Broadcast, req *broadcast) (*BroadcastView, error) {
+	var first []*store.BroadcastRecipient
+	err := s.eachBatch(ctx, w, req, func(batch []*recipient) error {
+		decisions, _ := s.decide(w, b, req, batch)
+		for _, d := range decisions {
+			if d.Reason == "" { // sent
+				b.Sent++
+			} else {
+				b.Skipped[d.Reason]++
+			}
+		}
+		b.Recipients += len(decisions)
+		first = append(first, decisions[:min(len(decisions), PageSize-len(first))]...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	b.FinishedOn = s.now().UTC()
+	if err := s.store.CreateBroadcast(ctx, b); err != nil {
+		return nil, storeError(err)
+	}
+	return broadcastView(b, first, 0), nil
+}
+
+// eachBatch reads the broadcast's recipients a batch at a time, and gives each batch to fn.
+func (s *Service) eachBatch(ctx context.Context, w *workspace, req *broadcast, fn func([]*recipient) error) error {
+	next := s.recipients(w, req)
+	for {
+		batch, err := next(ctx)
+		if err != nil {
+			return storeError(err)
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := fn(batch); err != nil {
+			return err
+		}
+	}
 }
 
 // recipient is who a broadcast goes to: a stored contact, or a URN the workspace doesn't know yet.
@@ -232,7 +277,9 @@ func (s *Service) recipients(w *workspace, req *broadcast) func(context.Context)
 	}
 }
 
-func (s *Service) decideBatch(ctx context.Context, w *workspace, b *store.Broadcast, req *broadcast, batch []*recipient) error {
+// decide decides a batch of recipients, and makes the messages to queue for those the broadcast may go to, unless
+// it is a dry run, whose decisions aren't counted in the metrics either: nothing was sent.
+func (s *Service) decide(w *workspace, b *store.Broadcast, req *broadcast, batch []*recipient) ([]*store.BroadcastRecipient, []*store.OutgoingMsg) {
 	now := s.now().UTC()
 	decisions := make([]*store.BroadcastRecipient, len(batch))
 	var msgs []*store.OutgoingMsg
@@ -244,17 +291,19 @@ func (s *Service) decideBatch(ctx context.Context, w *workspace, b *store.Broadc
 		}
 		d := engine.Decide(w.cfg, r.status, lastInbound, now, req.msg)
 		decisions[i] = &store.BroadcastRecipient{URN: r.urn, Decision: decisionName(d), Reason: string(d.Reason)}
+		if b.DryRun {
+			continue
+		}
 		s.decisions.Inc(string(req.msg.Origin), decisionName(d), string(d.Reason))
-
-		if d.Send && !b.DryRun {
-			msg := &store.OutgoingMsg{Workspace: w.ID, URN: r.urn, Channel: w.channel.UUID(), Text: req.text, Template: req.msg.Template, Source: "broadcast", BroadcastID: b.ID, CreatedOn: now}
+		if d.Send {
+			msg := &store.OutgoingMsg{Workspace: w.ID, URN: r.urn, Channel: w.channel.UUID(), Text: req.text, Template: req.msg.Template, Source: string(engine.OriginBroadcast), BroadcastID: b.ID, CreatedOn: now}
 			if r.contact != nil {
 				msg.ContactUUID = r.contact.UUID
 			}
 			msgs = append(msgs, msg)
 		}
 	}
-	return storeError(s.store.AddBroadcastBatch(ctx, b.ID, decisions, msgs))
+	return decisions, msgs
 }
 
 // GetBroadcast returns a broadcast with a page of its recipients after the cursor.
@@ -270,6 +319,12 @@ func (s *Service) GetBroadcast(ctx context.Context, workspaceID, id string, afte
 		return nil, storeError(err)
 	}
 
+	return broadcastView(b, recipients, limit), nil
+}
+
+// broadcastView shows a broadcast with a page of its recipients, and the cursor of the next page when the page is
+// full and limit isn't 0.
+func broadcastView(b *store.Broadcast, recipients []*store.BroadcastRecipient, limit int) *BroadcastView {
 	v := &BroadcastView{
 		ID:         b.ID,
 		DryRun:     b.DryRun,
@@ -288,8 +343,10 @@ func (s *Service) GetBroadcast(ctx context.Context, workspaceID, id string, afte
 	for i, r := range recipients {
 		v.Recipients[i] = &RecipientView{URN: r.URN, Decision: r.Decision, Reason: r.Reason}
 	}
-	v.Next = nextCursor(len(recipients), limit, func() int64 { return recipients[len(recipients)-1].Seq })
-	return v, nil
+	if limit > 0 {
+		v.Next = nextCursor(len(recipients), limit, func() int64 { return recipients[len(recipients)-1].Seq })
+	}
+	return v
 }
 
 func decisionName(d engine.Decision) string {

@@ -164,3 +164,37 @@ func TestOnePersonOneConsent(t *testing.T) {
 	assert.Equal(t, 0, result.NewContact)
 	assert.Len(t, e.events("acme", "tel:+5511987650099"), 3, "one contact's audit log, whatever the spelling")
 }
+
+// A dry run stores nothing beyond its summary: its answer carries the counts and its first page of recipients, and
+// none of its recipients is written, however many it has.
+func TestDryRunStoresOnlyItsSummary(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme", `{"templates": {"promo": "MARKETING"}}`)
+	e.message("acme", "whatsapp:5511900000000", "parar")
+	var all []string
+	for i := range 2500 {
+		all = append(all, fmt.Sprintf("whatsapp:55119%08d", i))
+	}
+
+	b, err := e.svc.Broadcast(e.ctx, "acme", &service.BroadcastRequest{URNs: all, Template: &service.TemplateRequest{Name: "promo"}, DryRun: true})
+	require.NoError(t, err)
+	assert.Equal(t, 2499, b.Sent)
+	assert.Equal(t, map[string]int{"opted_out": 1, "window_closed": 0}, b.Skipped)
+	assert.Equal(t, 2500, b.Total)
+	require.Len(t, b.Recipients, service.PageSize)
+	assert.Equal(t, service.RecipientView{URN: urns.URN(all[0]), Decision: "skip", Reason: "opted_out"}, *b.Recipients[0])
+	assert.Empty(t, b.Next, "there is no next page to read: it wasn't kept")
+
+	stored, err := e.store.BroadcastRecipients(e.ctx, b.ID, 0, 10)
+	require.NoError(t, err)
+	assert.Empty(t, stored)
+	again, err := e.svc.GetBroadcast(e.ctx, "acme", b.ID, 0, service.PageSize)
+	require.NoError(t, err)
+	assert.Equal(t, 2500, again.Total, "the summary is kept")
+	assert.True(t, again.DryRun)
+	assert.Empty(t, again.Recipients)
+	outbox, _, err := e.svc.Outbox(e.ctx, "acme", 0, 10)
+	require.NoError(t, err)
+	require.Len(t, outbox, 1)
+	assert.Equal(t, "reply", outbox[0].Source, "the opt-out's confirmation, and nothing of the dry run")
+}
