@@ -27,19 +27,28 @@ var asciiRunes [utf8.RuneSelf]asciiRune
 
 func init() {
 	for r := range rune(utf8.RuneSelf) {
-		asciiRunes[r] = asciiRune{folded: byte(fold(r)), class: classify(fold(r))}
+		folded, c := fold(r)
+		asciiRunes[r] = asciiRune{folded: byte(folded), class: c}
 	}
 }
 
 // stream normalizes a message as Normalize does, into a fixed buffer, and gives up as soon as the normalized
 // message is known to be longer than limit. Only the significant part of the message counts against the limit,
-// so leading and trailing whitespace and punctuation can be as long as they like.
+// so leading and trailing whitespace, punctuation and emoji can be as long as they like.
+//
+// What Normalize decides by looking at the runes after one, the stream decides when they come: a format character
+// is held until the next rune tells whether it is dropped, and a digit or '#' until the next one or two tell
+// whether it is the base of a keycap.
 type stream struct {
 	buf   [MaxKeywordBytes]byte
 	limit int  // at most len(buf)
 	n     int  // length up to the end of the last significant rune
 	w     int  // length including the separators since, or limit once they don't fit
 	space bool // whether the last rune was whitespace, already written as the single space of its run
+
+	format    rune // the format character held, 0 if none
+	base      rune // the keycap base held, 0 if none
+	presented bool // whether U+FE0F, which asks for emoji presentation, followed the keycap base held
 }
 
 // normalize feeds text through the stream, returning false as soon as it can no longer fit in the limit.
@@ -75,16 +84,31 @@ func (s *stream) normalize(text string) bool {
 		if it == nil {
 			it = iters.Get().(*norm.Iter)
 		}
-		it.InitString(norm.NFKD, piece)
-		for !it.Done() {
-			// decoded by hand as ranging over string(seg) allocates for a segment longer than 32 bytes
-			for seg := it.Next(); len(seg) > 0; {
-				r, size := utf8.DecodeRune(seg)
-				if !s.write(r) {
-					return false
-				}
-				seg = seg[size:]
+		for piece != "" {
+			before, emoji, after := cutEmoji(piece)
+			if before != "" && !s.decompose(it, before) {
+				return false
 			}
+			if emoji != 0 && !s.write(emoji) {
+				return false
+			}
+			piece = after
+		}
+	}
+	return s.end()
+}
+
+// decompose writes text in NFKD.
+func (s *stream) decompose(it *norm.Iter, text string) bool {
+	it.InitString(norm.NFKD, text)
+	for !it.Done() {
+		// decoded by hand as ranging over string(seg) allocates for a segment longer than 32 bytes
+		for seg := it.Next(); len(seg) > 0; {
+			r, size := utf8.DecodeRune(seg)
+			if !s.write(r) {
+				return false
+			}
+			seg = seg[size:]
 		}
 	}
 	return true
@@ -140,23 +164,75 @@ func (s *stream) write(r rune) bool {
 	if r < utf8.RuneSelf {
 		r, c = rune(asciiRunes[r].folded), asciiRunes[r].class
 	} else {
-		r = fold(r)
-		c = classify(r)
+		r, c = fold(r)
 	}
 
+	if s.format != 0 {
+		f := s.format
+		s.format = 0
+		if r >= utf8.RuneSelf && isMark(r) && !s.writeKeycap(f, significant) {
+			return false
+		}
+	}
+	if c == format {
+		s.format = r
+		return true
+	}
+	return s.writeKeycap(r, c)
+}
+
+// writeKeycap appends a folded rune of class c, holding a keycap base until what follows tells whether it is an
+// emoji.
+func (s *stream) writeKeycap(r rune, c class) bool {
+	if s.base != 0 {
+		if r == emojiPresentation && !s.presented {
+			s.presented = true
+			return true
+		}
+		base := significant
+		if r == keycap {
+			base = decoration
+		}
+		if !s.releaseBase(base) {
+			return false
+		}
+	}
+	if c == significant && isKeycapBase(r) {
+		s.base = r
+		return true
+	}
+	return s.put(r, c)
+}
+
+// releaseBase appends the keycap base held, and the U+FE0F that followed it, as a base of class c.
+func (s *stream) releaseBase(c class) bool {
+	base, presented := s.base, s.presented
+	s.base, s.presented = 0, false
+	return s.put(base, c) && (!presented || s.put(emojiPresentation, decoration))
+}
+
+// end appends what is held at the end of the text: a keycap base, which nothing made an emoji, but not a format
+// character, which no mark follows.
+func (s *stream) end() bool {
+	s.format = 0
+	return s.base == 0 || s.releaseBase(significant)
+}
+
+// put appends a folded rune of class c.
+func (s *stream) put(r rune, c class) bool {
 	switch c {
 	case whitespace:
 		if s.n > 0 && !s.space {
 			s.separate(' ')
 		}
 		s.space = true
-	case punctuation:
+	case decoration:
 		if s.n > 0 {
 			s.separate(r)
 		}
 		s.space = false
 	default:
-		if !s.put(r) {
+		if !s.append(r) {
 			return false
 		}
 		s.n = s.w
@@ -169,13 +245,13 @@ func (s *stream) write(r rune) bool {
 // fit, anything significant that follows would not either, and if nothing does it is trimmed, so it need not be
 // stored: the buffer is marked full instead.
 func (s *stream) separate(r rune) {
-	if !s.put(r) {
+	if !s.append(r) {
 		s.w = s.limit
 	}
 }
 
-// put appends r to the buffer if it fits in the limit.
-func (s *stream) put(r rune) bool {
+// append appends r to the buffer if it fits in the limit.
+func (s *stream) append(r rune) bool {
 	if s.w+utf8.RuneLen(r) > s.limit {
 		return false
 	}
