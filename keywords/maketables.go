@@ -47,6 +47,7 @@ func main() {
 	fmt.Fprintf(&b, "// emoji are the runes of emoji: Extended_Pictographic, Emoji_Modifier, Regional_Indicator, Variation_Selector\n")
 	fmt.Fprintf(&b, "// and U+20E3 COMBINING ENCLOSING KEYCAP.\n")
 	writeTable(&b, "emoji", runes)
+	writeBlocks(&b, "emojiBlocks", runes)
 
 	src, err := format.Source(b.Bytes())
 	if err != nil {
@@ -138,4 +139,21 @@ func writeTable(b *bytes.Buffer, name string, runes []rune) {
 		}
 	}
 	fmt.Fprintf(b, "\t},\n\tLatinOffset: %d,\n}\n", latin)
+}
+
+// writeBlocks writes a bit set of the blocks of 64 runes of the Basic Multilingual Plane that hold any of runes.
+func writeBlocks(b *bytes.Buffer, name string, runes []rune) {
+	var blocks [0x10000 / 64 / 64]uint64
+	for _, r := range runes {
+		if r <= 0xFFFF {
+			blocks[r>>12] |= 1 << (r >> 6 & 63)
+		}
+	}
+	fmt.Fprintf(b, "\n// %s has a bit for each block of 64 runes of the Basic Multilingual Plane that holds an emoji, at\n", name)
+	fmt.Fprintf(b, "// r>>12 and r>>6&63, so that most runes are known not to be one without searching the table.\n")
+	fmt.Fprintf(b, "var %s = [%d]uint64{\n", name, len(blocks))
+	for _, block := range blocks {
+		fmt.Fprintf(b, "\t%#016x,\n", block)
+	}
+	fmt.Fprintf(b, "}\n")
 }

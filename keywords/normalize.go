@@ -70,12 +70,17 @@ func Normalize(s string) string {
 	runes = kept
 
 	for i, f := range runes {
+		if f.c != keycapBase {
+			continue
+		}
 		next := runes[i+1:]
 		if len(next) > 0 && next[0].r == emojiPresentation {
 			next = next[1:]
 		}
-		if isKeycapBase(f.r) && len(next) > 0 && next[0].r == keycap {
+		if len(next) > 0 && next[0].r == keycap {
 			runes[i].c = decoration
+		} else {
+			runes[i].c = significant
 		}
 	}
 
@@ -135,6 +140,7 @@ const (
 	whitespace        // trimmed at the ends, collapsed to one space inside
 	decoration        // trimmed at the ends, kept inside: punctuation, formatting markers and emoji
 	format            // dropped unless a combining mark follows, which makes it significant
+	keycapBase        // a digit or '#': decoration when a keycap follows, which makes it an emoji, else significant
 )
 
 // fold case folds a rune of NFKD text and returns its class.
@@ -146,7 +152,8 @@ const (
 // one.
 //
 // '#' is punctuation but is significant because it marks the opt-in keywords: "voltar" must not opt a contact
-// back in, "#voltar" must. WhatsApp's formatting markers are * _ ~ and `, of which the first two are punctuation.
+// back in, "#voltar" must. It is an emoji, though, as the base of a keycap, like a digit. '*' can be one too, but
+// is trimmed anyway as one of WhatsApp's formatting markers, * _ ~ and `, of which the first two are punctuation.
 func fold(r rune) (rune, class) {
 	if isEmoji(r) {
 		return r, decoration
@@ -157,8 +164,8 @@ func fold(r rune) (rune, class) {
 		return r, whitespace
 	case unicode.Is(unicode.Cf, r):
 		return r, format
-	case r == '#':
-		return r, significant
+	case '0' <= r && r <= '9' || r == '#':
+		return r, keycapBase
 	case unicode.IsPunct(r) || r == '~' || r == '`':
 		return r, decoration
 	default:
@@ -168,7 +175,10 @@ func fold(r rune) (rune, class) {
 
 // isEmoji reports whether r is a rune of emoji other than the base of a keycap, a zero-width joiner or a tag.
 func isEmoji(r rune) bool {
-	return r >= '\u00a9' && unicode.Is(emoji, r)
+	if r <= 0xFFFF && emojiBlocks[r>>12]&(1<<(r>>6&63)) == 0 {
+		return false
+	}
+	return unicode.Is(emoji, r)
 }
 
 // The runes that make an emoji of a keycap base.
@@ -176,11 +186,6 @@ const (
 	emojiPresentation = '\ufe0f' // VARIATION SELECTOR-16
 	keycap            = '\u20e3' // COMBINING ENCLOSING KEYCAP
 )
-
-// isKeycapBase reports whether r is an emoji when a keycap follows it. '*' is one too, but is trimmed anyway.
-func isKeycapBase(r rune) bool {
-	return '0' <= r && r <= '9' || r == '#'
-}
 
 // isMark reports whether r is a combining mark that canonical ordering moves, one with a non-zero combining class.
 func isMark(r rune) bool {

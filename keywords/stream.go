@@ -69,6 +69,15 @@ func (s *stream) normalize(text string) bool {
 			continue
 		}
 
+		// emoji are not decomposed
+		if r, size := utf8.DecodeRuneInString(text); isEmoji(r) {
+			if !s.write(r) {
+				return false
+			}
+			text = text[size:]
+			continue
+		}
+
 		piece := text[:nextPiece(text)]
 		text = text[len(piece):]
 
@@ -84,34 +93,19 @@ func (s *stream) normalize(text string) bool {
 		if it == nil {
 			it = iters.Get().(*norm.Iter)
 		}
-		for piece != "" {
-			before, emoji, after := cutEmoji(piece)
-			if before != "" && !s.decompose(it, before) {
-				return false
+		it.InitString(norm.NFKD, piece)
+		for !it.Done() {
+			// decoded by hand as ranging over string(seg) allocates for a segment longer than 32 bytes
+			for seg := it.Next(); len(seg) > 0; {
+				r, size := utf8.DecodeRune(seg)
+				if !s.write(r) {
+					return false
+				}
+				seg = seg[size:]
 			}
-			if emoji != 0 && !s.write(emoji) {
-				return false
-			}
-			piece = after
 		}
 	}
 	return s.end()
-}
-
-// decompose writes text in NFKD.
-func (s *stream) decompose(it *norm.Iter, text string) bool {
-	it.InitString(norm.NFKD, text)
-	for !it.Done() {
-		// decoded by hand as ranging over string(seg) allocates for a segment longer than 32 bytes
-		for seg := it.Next(); len(seg) > 0; {
-			r, size := utf8.DecodeRune(seg)
-			if !s.write(r) {
-				return false
-			}
-			seg = seg[size:]
-		}
-	}
-	return true
 }
 
 // invalidPrefix returns the length of the run of invalid UTF-8 that text starts with, which like
@@ -129,9 +123,9 @@ func invalidPrefix(text string) int {
 
 // nextPiece returns the length of the piece of text to normalize next. It is valid UTF-8 and ends where NFKD can
 // split text, so that it normalizes on its own: at the end of text, before an invalid byte, which becomes U+FFFD,
-// or before the first rune that starts a segment after pieceSize bytes. Keeping invalid UTF-8 from the norm
-// package matters: it copies what looks like a truncated rune at the end of its input as is, even when that
-// holds a whole rune that ought to be decomposed.
+// before an emoji, which is not decomposed, or before the first rune that starts a segment after pieceSize
+// bytes. Keeping invalid UTF-8 from the norm package matters: it copies what looks like a truncated rune at the
+// end of its input as is, even when that holds a whole rune that ought to be decomposed.
 func nextPiece(text string) int {
 	end := 0
 	for end < len(text) {
@@ -144,7 +138,7 @@ func nextPiece(text string) int {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(text[end:])
-		if r == utf8.RuneError && size == 1 {
+		if r == utf8.RuneError && size == 1 || isEmoji(r) {
 			break
 		}
 		end += size
@@ -167,10 +161,19 @@ func (s *stream) write(r rune) bool {
 		r, c = fold(r)
 	}
 
+	if s.format == 0 && s.base == 0 && c != format && c != keycapBase {
+		return s.put(r, c)
+	}
+	return s.settle(r, c)
+}
+
+// settle appends a folded rune of class c, settling the class of the runes held before it, and holding it if its
+// own class depends on what follows.
+func (s *stream) settle(r rune, c class) bool {
 	if s.format != 0 {
 		f := s.format
 		s.format = 0
-		if r >= utf8.RuneSelf && isMark(r) && !s.writeKeycap(f, significant) {
+		if isMark(r) && !s.follow(f, significant) {
 			return false
 		}
 	}
@@ -178,12 +181,12 @@ func (s *stream) write(r rune) bool {
 		s.format = r
 		return true
 	}
-	return s.writeKeycap(r, c)
+	return s.follow(r, c)
 }
 
-// writeKeycap appends a folded rune of class c, holding a keycap base until what follows tells whether it is an
-// emoji.
-func (s *stream) writeKeycap(r rune, c class) bool {
+// follow appends a folded rune of class c after the keycap base held, which it makes an emoji if it is U+20E3,
+// with or without U+FE0F before it.
+func (s *stream) follow(r rune, c class) bool {
 	if s.base != 0 {
 		if r == emojiPresentation && !s.presented {
 			s.presented = true
@@ -197,7 +200,7 @@ func (s *stream) writeKeycap(r rune, c class) bool {
 			return false
 		}
 	}
-	if c == significant && isKeycapBase(r) {
+	if c == keycapBase {
 		s.base = r
 		return true
 	}

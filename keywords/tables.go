@@ -95,3 +95,24 @@ var emoji = &unicode.RangeTable{
 	},
 	LatinOffset: 2,
 }
+
+// emojiBlocks has a bit for each block of 64 runes of the Basic Multilingual Plane that holds an emoji, at
+// r>>12 and r>>6&63, so that most runes are known not to be one without searching the table.
+var emojiBlocks = [16]uint64{
+	0x0000000000000004,
+	0x0000000100000000,
+	0x000030107fc8d05b,
+	0x0000000000000401,
+	0x0000000000000000,
+	0x0000000000000000,
+	0x0000000000000000,
+	0x0000000000000000,
+	0x0000000000000000,
+	0x0000000000000000,
+	0x0000000000000000,
+	0x0000000000000000,
+	0x0000000000000000,
+	0x0000000000000000,
+	0x0000000000000000,
+	0x0100000000000000,
+}
