@@ -1,6 +1,7 @@
 package keywords_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -184,6 +185,31 @@ func TestMatchDefaults(t *testing.T) {
 	for _, tc := range tcs {
 		assert.Equal(t, tc.expected, keywords.Default.Match(tc.text, tc.contact), "match mismatch for %q (contact %q)", tc.text, tc.contact)
 	}
+}
+
+func TestMatchEmoji(t *testing.T) {
+	data, err := os.ReadFile("testdata/emoji.txt")
+	require.NoError(t, err)
+
+	n := 0
+	for line := range strings.Lines(string(data)) {
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		emoji := strings.TrimSuffix(line, "\n")
+		n++
+
+		// every emoji sequence is trimmed from either end, with or without a space
+		assert.Equal(t, "", keywords.Normalize(emoji), "normalize mismatch for %+q", emoji)
+		assert.Equal(t, noMatch, keywords.Default.Match(emoji, ""), "match mismatch for %+q", emoji)
+		assert.Equal(t, noMatch, keywords.Default.Match(emoji+emoji, ""), "match mismatch for %+q twice", emoji)
+		assert.Equal(t, keywords.Match{keywords.OptOut, "parar", "por"}, keywords.Default.Match(emoji+"parar"+emoji, ""), "match mismatch for parar in %+q", emoji)
+		assert.Equal(t, keywords.Match{keywords.OptIn, "#voltar", "por"}, keywords.Default.Match(emoji+" #voltar "+emoji, ""), "match mismatch for #voltar in %+q", emoji)
+
+		// but keeps two words apart
+		assert.Equal(t, noMatch, keywords.Default.Match("pa"+emoji+"rar", ""), "match mismatch for %+q inside parar", emoji)
+	}
+	assert.Greater(t, n, 4000, "emoji sequences read")
 }
 
 func TestMatchLanguage(t *testing.T) {
