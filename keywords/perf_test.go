@@ -46,6 +46,7 @@ var messages = []string{
 	"Obrigado 🙏🏽🙏🏽🙏🏽\u00a0",
 	"\u2067مرحبا\u2069",
 	"1\ufe0f\u20e3",
+	"Na\u200b\u0303o", // a format character kept before a mark
 }
 
 // hits are keywords as contacts send them.
