@@ -1,6 +1,7 @@
 package keywords_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -62,6 +63,73 @@ func TestMatchDefaults(t *testing.T) {
 		{"#START!", "por", keywords.Match{keywords.OptIn, "#start", "eng"}},
 		{"＃ｓｔａｒｔ", "", keywords.Match{keywords.OptIn, "#start", "eng"}},
 
+		// as people type them on WhatsApp: emoji before or after
+		{"Parar 🙏", "", keywords.Match{keywords.OptOut, "parar", "por"}},
+		{"🙏 parar", "", keywords.Match{keywords.OptOut, "parar", "por"}},
+		{"parar🙏🙏", "", keywords.Match{keywords.OptOut, "parar", "por"}},
+		{"👍🏽 SAIR 👍🏽", "", keywords.Match{keywords.OptOut, "sair", "por"}},   // skin tone
+		{"sair 👨‍👩‍👧", "", keywords.Match{keywords.OptOut, "sair", "por"}},   // ZWJ sequence
+		{"🇧🇷 Parar 🇧🇷", "", keywords.Match{keywords.OptOut, "parar", "por"}}, // flags
+		{"stop 🏴󠁧󠁢󠁥󠁮󠁧󠁿", "", keywords.Match{keywords.OptOut, "stop", "eng"}}, // tag sequence
+		{"1️⃣ parar", "", keywords.Match{keywords.OptOut, "parar", "por"}},   // keycaps
+		{"#voltar #️⃣", "", keywords.Match{keywords.OptIn, "#voltar", "por"}},
+		{"*️⃣stop*️⃣", "", keywords.Match{keywords.OptOut, "stop", "eng"}},
+		{"#\u20e3 sair", "", keywords.Match{keywords.OptOut, "sair", "por"}},
+		{"❤️ #voltar ❤️", "", keywords.Match{keywords.OptIn, "#voltar", "por"}},   // VS16
+		{"❤\ufe0e #voltar", "", keywords.Match{keywords.OptIn, "#voltar", "por"}}, // VS15
+		{"🙏🏽#VOLTAR🙏🏽", "", keywords.Match{keywords.OptIn, "#voltar", "por"}},
+		{"Stop ✋🏻✋🏻✋🏻", "", keywords.Match{keywords.OptOut, "stop", "eng"}},
+		{"STOP™", "", keywords.Match{keywords.OptOut, "stop", "eng"}}, // pictographs that NFKD would spell out
+		{"ℹ️ sair", "", keywords.Match{keywords.OptOut, "sair", "por"}},
+		{"Ⓜ️ salir ㊙️", "", keywords.Match{keywords.OptOut, "salir", "spa"}},
+		{"stop ‼️", "", keywords.Match{keywords.OptOut, "stop", "eng"}},
+
+		// format characters anywhere
+		{"pa\u200brar", "", keywords.Match{keywords.OptOut, "parar", "por"}}, // zero-width space
+		{"pa\u00adrar", "", keywords.Match{keywords.OptOut, "parar", "por"}}, // soft hyphen
+		{"\ufeffparar", "", keywords.Match{keywords.OptOut, "parar", "por"}}, // byte order mark
+		{"pa\u2060rar", "", keywords.Match{keywords.OptOut, "parar", "por"}}, // word joiner
+		{"sa\u200cir", "", keywords.Match{keywords.OptOut, "sair", "por"}},   // zero-width non-joiner
+		{"s\u200dtop", "", keywords.Match{keywords.OptOut, "stop", "eng"}},   // zero-width joiner
+		{"#\u200bvoltar", "", keywords.Match{keywords.OptIn, "#voltar", "por"}},
+		{"\u200b#voltar\u200b", "", keywords.Match{keywords.OptIn, "#voltar", "por"}},
+		{"d\u00ade\u00adt\u00ade\u00adn\u00ade\u00adr", "", keywords.Match{keywords.OptOut, "detener", "spa"}},
+		{"\u2063\u2064stop\u2061\u2062", "", keywords.Match{keywords.OptOut, "stop", "eng"}}, // invisible operators
+
+		// bidirectional marks, embeddings, overrides and isolates
+		{"\u200eparar\u200f", "", keywords.Match{keywords.OptOut, "parar", "por"}},
+		{"par\u200ear", "", keywords.Match{keywords.OptOut, "parar", "por"}},
+		{"\u202bsair\u202c", "", keywords.Match{keywords.OptOut, "sair", "por"}},
+		{"\u202aSalir\u202c", "", keywords.Match{keywords.OptOut, "salir", "spa"}},
+		{"\u202estop\u202c", "", keywords.Match{keywords.OptOut, "stop", "eng"}},
+		{"\u202dexit\u202c", "", keywords.Match{keywords.OptOut, "exit", "eng"}},
+		{"\u2067#voltar\u2069", "", keywords.Match{keywords.OptIn, "#voltar", "por"}},
+		{"\u2066pa\u2068rar\u2069\u2069", "", keywords.Match{keywords.OptOut, "parar", "por"}},
+		{"\u200f#VOLTAR\u061c", "", keywords.Match{keywords.OptIn, "#voltar", "por"}},
+
+		// Unicode spaces
+		{"\u00a0parar\u00a0", "", keywords.Match{keywords.OptOut, "parar", "por"}}, // no-break space
+		{"\u202fparar\u202f", "", keywords.Match{keywords.OptOut, "parar", "por"}}, // narrow no-break space
+		{"\u2007stop\u2009", "", keywords.Match{keywords.OptOut, "stop", "eng"}},   // figure and thin spaces
+		{"\u3000salir\u3000", "", keywords.Match{keywords.OptOut, "salir", "spa"}}, // ideographic space
+		{"\u205fsair\u1680", "", keywords.Match{keywords.OptOut, "sair", "por"}},
+		{"\u0085exit\u2028\u2029", "", keywords.Match{keywords.OptOut, "exit", "eng"}},
+
+		// WhatsApp's formatting markers
+		{"*PARAR*", "", keywords.Match{keywords.OptOut, "parar", "por"}},
+		{"_parar_", "", keywords.Match{keywords.OptOut, "parar", "por"}},
+		{"~parar~", "", keywords.Match{keywords.OptOut, "parar", "por"}},
+		{"```parar```", "", keywords.Match{keywords.OptOut, "parar", "por"}},
+		{"`#start`", "", keywords.Match{keywords.OptIn, "#start", "eng"}},
+		{"_*Sair*_", "", keywords.Match{keywords.OptOut, "sair", "por"}},
+		{"*¡Salir!*", "", keywords.Match{keywords.OptOut, "salir", "spa"}},
+
+		// all of it at once
+		{"*#voltar* 🙏", "", keywords.Match{keywords.OptIn, "#voltar", "por"}},
+		{"~*STOP*~ 😡😡", "", keywords.Match{keywords.OptOut, "stop", "eng"}},
+		{"\u200b*Pa\u00adrar* 👍🏽\u00a0", "", keywords.Match{keywords.OptOut, "parar", "por"}},
+		{"\u2067*#Vol\u200btar*\u2069 🙏", "", keywords.Match{keywords.OptIn, "#voltar", "por"}},
+
 		// a keyword of any language answers in the contact's language if the workspace has it
 		{"#optout", "spa", keywords.Match{keywords.OptOut, "#optout", "spa"}},
 		{"#OptOut", "eng", keywords.Match{keywords.OptOut, "#optout", "eng"}},
@@ -85,14 +153,63 @@ func TestMatchDefaults(t *testing.T) {
 		{"start", "", noMatch},
 		{"optout", "", noMatch},
 		{"# voltar", "", noMatch},
-		{"stop 👍", "", noMatch},
 		{"stop\xff", "", noMatch},
+		{"🙏", "", noMatch}, // only emoji
+		{"👍🏽👍🏽", "", noMatch},
+		{"👨‍👩‍👧", "", noMatch},
+		{"🇧🇷", "", noMatch},
+		{"#️⃣", "", noMatch},
+		{"❤️", "", noMatch},
+		{"\u200b", "", noMatch},
+		{"quero parar 🙏", "", noMatch}, // a sentence with emoji
+		{"🙏 parar de receber 🙏", "", noMatch},
+		{"parar 🙏 agora", "", noMatch}, // emoji between words
+		{"parar🙏agora", "", noMatch},
+		{"stop 👍 stop", "", noMatch},
+		{"voltar 🙏", "", noMatch}, // still without its '#'
+		{"*voltar*", "", noMatch},
+		{"\u200bvoltar", "", noMatch},
+		{"#️⃣voltar", "", noMatch}, // a keycap is an emoji, not a '#'
+		{"# voltar 🙏", "", noMatch},
+		{"#", "", noMatch},
+		{"*#*", "", noMatch},
+		{"# 🙏", "", noMatch},
+		{"stop 1", "", noMatch},           // a digit is not an emoji
+		{"stop 1\ufe0f", "", noMatch},     // nor with a variation selector but no keycap
+		{"s\u200b\u0301top", "", noMatch}, // a format character keeps a mark off the letter before it
+		{"pa\u034frar", "", noMatch},      // a combining grapheme joiner is a mark, not a format character
+		{"stop\u2800", "", noMatch},       // nor is a blank braille pattern a space
 		{"Não quero mais receber mensagens, obrigado!", "", noMatch},
 	}
 
 	for _, tc := range tcs {
 		assert.Equal(t, tc.expected, keywords.Default.Match(tc.text, tc.contact), "match mismatch for %q (contact %q)", tc.text, tc.contact)
 	}
+}
+
+func TestMatchEmoji(t *testing.T) {
+	data, err := os.ReadFile("testdata/emoji.txt")
+	require.NoError(t, err)
+
+	n := 0
+	for line := range strings.Lines(string(data)) {
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		emoji := strings.TrimSuffix(line, "\n")
+		n++
+
+		// every emoji sequence is trimmed from either end, with or without a space
+		assert.Equal(t, "", keywords.Normalize(emoji), "normalize mismatch for %+q", emoji)
+		assert.Equal(t, noMatch, keywords.Default.Match(emoji, ""), "match mismatch for %+q", emoji)
+		assert.Equal(t, noMatch, keywords.Default.Match(emoji+emoji, ""), "match mismatch for %+q twice", emoji)
+		assert.Equal(t, keywords.Match{keywords.OptOut, "parar", "por"}, keywords.Default.Match(emoji+"parar"+emoji, ""), "match mismatch for parar in %+q", emoji)
+		assert.Equal(t, keywords.Match{keywords.OptIn, "#voltar", "por"}, keywords.Default.Match(emoji+" #voltar "+emoji, ""), "match mismatch for #voltar in %+q", emoji)
+
+		// but keeps two words apart
+		assert.Equal(t, noMatch, keywords.Default.Match("pa"+emoji+"rar", ""), "match mismatch for %+q inside parar", emoji)
+	}
+	assert.Greater(t, n, 4000, "emoji sequences read")
 }
 
 func TestMatchLanguage(t *testing.T) {
@@ -149,7 +266,7 @@ func TestMatchLanguage(t *testing.T) {
 
 func TestMatchCustom(t *testing.T) {
 	set := keywords.Defaults()
-	set.Add(keywords.OptOut, "por", "Não quero mais", "CHEGA")
+	set.Add(keywords.OptOut, "por", "Não quero mais", "CHEGA 🛑\u200b")
 	set.Add(keywords.OptIn, "eng", "#subscribe")
 	require.NoError(t, set.Remove(keywords.OptOut, "eng", "exit"))
 	require.NoError(t, set.Remove(keywords.OptIn, "eng", "#start"))
@@ -171,6 +288,8 @@ func TestMatchCustom(t *testing.T) {
 		{"nao quero mais", noMatch},
 		{"não, quero mais", noMatch},
 		{"chega!", keywords.Match{keywords.OptOut, "chega", "por"}},
+		{"Chega 🛑", keywords.Match{keywords.OptOut, "chega", "por"}},
+		{"CHE\u200bGA", keywords.Match{keywords.OptOut, "chega", "por"}},
 		{"#Subscribe", keywords.Match{keywords.OptIn, "#subscribe", "eng"}},
 		{"stop", keywords.Match{keywords.OptOut, "stop", "eng"}},
 		{"exit", noMatch},
@@ -217,6 +336,8 @@ func TestNew(t *testing.T) {
 		{withOptOut("por", "#Voltar!"), workspace, "por", `keyword "#voltar" is configured for both opt_out and opt_in`},
 		{withOptOut("eng", "!!!"), workspace, "por", `keyword "!!!" is empty once normalized`},
 		{withOptIn("eng", ""), workspace, "por", `keyword "" is empty once normalized`},
+		{withOptOut("eng", "🛑"), workspace, "por", `keyword "🛑" is empty once normalized`},
+		{withOptOut("eng", "\u200b"), workspace, "por", `keyword "\u200b" is empty once normalized`},
 		{withOptOut("eng", strings.Repeat("x", keywords.MaxKeywordBytes+1)), workspace, "por", `keyword "` + strings.Repeat("x", keywords.MaxKeywordBytes+1) + `" is longer than 64 bytes once normalized`},
 		{withOptOut("eng", strings.Repeat("x", 62)+"é"), workspace, "por", `keyword "` + strings.Repeat("x", 62) + `é" is longer than 64 bytes once normalized`},
 		{keywords.Defaults(), []i18n.Language{"eng"}, "eng", `language "por" of opt_out keywords ["parar" "sair"] is neither "any" nor one of the workspace languages [eng]`},

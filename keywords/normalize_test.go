@@ -43,8 +43,37 @@ func TestNormalize(t *testing.T) {
 		{"stop-now", "stop-now"},
 		{"stop - now", "stop - now"},
 		{"stop,  ,now", "stop, ,now"},
-		{"stop 👍", "stop 👍"}, // emoji are symbols, not punctuation
-		{"👍", "👍"},
+		{"stop 👍", "stop"}, // emoji are trimmed like punctuation
+		{"👍🏽 stop 👍🏽", "stop"},
+		{"👍", ""},
+		{"stop 👍 now", "stop 👍 now"},   // and kept inside like it
+		{"stop👨‍👩‍👧now", "stop👨👩👧now"}, // without their joiners
+		{"🇧🇷 stop 🇵🇹", "stop"},
+		{"❤️stop❤", "stop"},
+		{"1️⃣ stop", "stop"}, // keycaps, with or without their variation selector
+		{"stop 1\u20e3", "stop"},
+		{"#️⃣#voltar", "#voltar"},
+		{"#️⃣voltar", "voltar"},
+		{"a1️⃣b", "a1\ufe0f\u20e3b"},
+		{"stop 1", "stop 1"},
+		{"stop 1\ufe0f", "stop 1"},
+		{"1\ufe0e\u20e3", "1"},
+		{"STOP™", "stop"}, // pictographs are not decomposed
+		{"Ⓜ️", ""},
+		{"x™y", "x™y"},
+		{"x\u21aey", "x\u2194\u0338y"}, // but what decomposes to one is
+		{"*stop*", "stop"},             // WhatsApp's formatting markers
+		{"_~stop~_", "stop"},
+		{"```stop```", "stop"},
+		{"stop~now", "stop~now"},
+		{"pa\u200brar", "parar"}, // format characters are dropped
+		{"\ufeff\u200e#voltar\u00ad\u2069", "#voltar"},
+		{"\U000e0067\U000e007f", ""},                   // tags are format characters
+		{"s\u200b\u0301top", "s\u200b\u0301top"},       // but kept before a combining mark
+		{"a\u0301\u200b\u0323", "a\u0301\u200b\u0323"}, // which they keep apart from the marks before
+		{"\u200b\u200c\u0301", "\u200c\u0301"},
+		{"\u200b\u0345", "\u03b9"},                // as folded, this one is not a mark
+		{"\u202fstop\u2007now\u205f", "stop now"}, // Unicode spaces
 		{"!!!", ""},
 		{" \t ", ""},
 		{"Não", "na\u0303o"},                     // decomposed

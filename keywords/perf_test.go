@@ -38,6 +38,15 @@ var messages = []string{
 	strings.Repeat("你好，我想取消订阅。", 30),
 	strings.Repeat("\u0301", 100),
 	"\xff\xfe invalid \xe2\x82",
+	"👍🏽👍🏽👍🏽", // as people type them on WhatsApp
+	"parar 🙏 agora",
+	"*Bom dia!* ☀\ufe0f",
+	"\u200bOi\u200b",
+	"voltar ❤\ufe0f",
+	"Obrigado 🙏🏽🙏🏽🙏🏽\u00a0",
+	"\u2067مرحبا\u2069",
+	"1\ufe0f\u20e3",
+	"Na\u200b\u0303o", // a format character kept before a mark
 }
 
 // hits are keywords as contacts send them.
@@ -50,6 +59,10 @@ var hits = []string{
 	"#VOLTAR",
 	"#optout",
 	"ＳＴＯＰ",
+	"*PARAR* 🙏",
+	"👍🏽 Sair",
+	"#voltar\u200b",
+	"\u202bstop\u202c",
 }
 
 func TestMatchMissDoesNotAllocate(t *testing.T) {

@@ -27,19 +27,28 @@ var asciiRunes [utf8.RuneSelf]asciiRune
 
 func init() {
 	for r := range rune(utf8.RuneSelf) {
-		asciiRunes[r] = asciiRune{folded: byte(fold(r)), class: classify(fold(r))}
+		folded, c := fold(r)
+		asciiRunes[r] = asciiRune{folded: byte(folded), class: c}
 	}
 }
 
 // stream normalizes a message as Normalize does, into a fixed buffer, and gives up as soon as the normalized
 // message is known to be longer than limit. Only the significant part of the message counts against the limit,
-// so leading and trailing whitespace and punctuation can be as long as they like.
+// so leading and trailing whitespace, punctuation and emoji can be as long as they like.
+//
+// What Normalize decides by looking at the runes after one, the stream decides when they come: a format character
+// is held until the next rune tells whether it is dropped, and a digit or '#' until the next one or two tell
+// whether it is the base of a keycap.
 type stream struct {
 	buf   [MaxKeywordBytes]byte
 	limit int  // at most len(buf)
 	n     int  // length up to the end of the last significant rune
 	w     int  // length including the separators since, or limit once they don't fit
 	space bool // whether the last rune was whitespace, already written as the single space of its run
+
+	format    rune // the format character held, 0 if none
+	base      rune // the keycap base held, 0 if none
+	presented bool // whether U+FE0F, which asks for emoji presentation, followed the keycap base held
 }
 
 // normalize feeds text through the stream, returning false as soon as it can no longer fit in the limit.
@@ -57,6 +66,15 @@ func (s *stream) normalize(text string) bool {
 				return false
 			}
 			text = text[n:]
+			continue
+		}
+
+		// emoji are not decomposed
+		if r, size := utf8.DecodeRuneInString(text); isEmoji(r) {
+			if !s.write(r) {
+				return false
+			}
+			text = text[size:]
 			continue
 		}
 
@@ -87,7 +105,7 @@ func (s *stream) normalize(text string) bool {
 			}
 		}
 	}
-	return true
+	return s.end()
 }
 
 // invalidPrefix returns the length of the run of invalid UTF-8 that text starts with, which like
@@ -105,9 +123,9 @@ func invalidPrefix(text string) int {
 
 // nextPiece returns the length of the piece of text to normalize next. It is valid UTF-8 and ends where NFKD can
 // split text, so that it normalizes on its own: at the end of text, before an invalid byte, which becomes U+FFFD,
-// or before the first rune that starts a segment after pieceSize bytes. Keeping invalid UTF-8 from the norm
-// package matters: it copies what looks like a truncated rune at the end of its input as is, even when that
-// holds a whole rune that ought to be decomposed.
+// before an emoji, which is not decomposed, or before the first rune that starts a segment after pieceSize
+// bytes. Keeping invalid UTF-8 from the norm package matters: it copies what looks like a truncated rune at the
+// end of its input as is, even when that holds a whole rune that ought to be decomposed.
 func nextPiece(text string) int {
 	end := 0
 	for end < len(text) {
@@ -120,7 +138,7 @@ func nextPiece(text string) int {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(text[end:])
-		if r == utf8.RuneError && size == 1 {
+		if r == utf8.RuneError && size == 1 || isEmoji(r) {
 			break
 		}
 		end += size
@@ -140,23 +158,84 @@ func (s *stream) write(r rune) bool {
 	if r < utf8.RuneSelf {
 		r, c = rune(asciiRunes[r].folded), asciiRunes[r].class
 	} else {
-		r = fold(r)
-		c = classify(r)
+		r, c = fold(r)
 	}
 
+	if s.format == 0 && s.base == 0 && c != format && c != keycapBase {
+		return s.put(r, c)
+	}
+	return s.settle(r, c)
+}
+
+// settle appends a folded rune of class c, settling the class of the runes held before it, and holding it if its
+// own class depends on what follows.
+func (s *stream) settle(r rune, c class) bool {
+	if s.format != 0 {
+		f := s.format
+		s.format = 0
+		if isMark(r) && !s.follow(f, significant) {
+			return false
+		}
+	}
+	if c == format {
+		s.format = r
+		return true
+	}
+	return s.follow(r, c)
+}
+
+// follow appends a folded rune of class c after the keycap base held, which it makes an emoji if it is U+20E3,
+// with or without U+FE0F before it.
+func (s *stream) follow(r rune, c class) bool {
+	if s.base != 0 {
+		if r == emojiPresentation && !s.presented {
+			s.presented = true
+			return true
+		}
+		base := significant
+		if r == keycap {
+			base = decoration
+		}
+		if !s.releaseBase(base) {
+			return false
+		}
+	}
+	if c == keycapBase {
+		s.base = r
+		return true
+	}
+	return s.put(r, c)
+}
+
+// releaseBase appends the keycap base held, and the U+FE0F that followed it, as a base of class c.
+func (s *stream) releaseBase(c class) bool {
+	base, presented := s.base, s.presented
+	s.base, s.presented = 0, false
+	return s.put(base, c) && (!presented || s.put(emojiPresentation, decoration))
+}
+
+// end appends what is held at the end of the text: a keycap base, which nothing made an emoji, but not a format
+// character, which no mark follows.
+func (s *stream) end() bool {
+	s.format = 0
+	return s.base == 0 || s.releaseBase(significant)
+}
+
+// put appends a folded rune of class c.
+func (s *stream) put(r rune, c class) bool {
 	switch c {
 	case whitespace:
 		if s.n > 0 && !s.space {
 			s.separate(' ')
 		}
 		s.space = true
-	case punctuation:
+	case decoration:
 		if s.n > 0 {
 			s.separate(r)
 		}
 		s.space = false
 	default:
-		if !s.put(r) {
+		if !s.append(r) {
 			return false
 		}
 		s.n = s.w
@@ -169,13 +248,13 @@ func (s *stream) write(r rune) bool {
 // fit, anything significant that follows would not either, and if nothing does it is trimmed, so it need not be
 // stored: the buffer is marked full instead.
 func (s *stream) separate(r rune) {
-	if !s.put(r) {
+	if !s.append(r) {
 		s.w = s.limit
 	}
 }
 
-// put appends r to the buffer if it fits in the limit.
-func (s *stream) put(r rune) bool {
+// append appends r to the buffer if it fits in the limit.
+func (s *stream) append(r rune) bool {
 	if s.w+utf8.RuneLen(r) > s.limit {
 		return false
 	}

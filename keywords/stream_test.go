@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// streamTexts are texts that stress the streaming normalizer: limits, span windows, separators, NFKD and invalid
-// UTF-8.
+// streamTexts are texts that stress the streaming normalizer: limits, span windows, separators, NFKD, invalid
+// UTF-8, emoji and format characters.
 var streamTexts = []string{
 	"",
 	" ",
@@ -67,6 +67,61 @@ var streamTexts = []string{
 	"stop\xff\xff\xffstop",
 	"\xff\u0301\u0301",
 	strings.Repeat("x", pieceSize-1) + "\xff\u0301",
+
+	// emoji, which are trimmed but kept inside, and keycaps, which make an emoji of a digit or '#'
+	"*#voltar* 🙏",
+	"👍🏽 SAIR 👍🏽",
+	"🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007fstop",
+	"parar 🙏 agora",
+	strings.Repeat("🙏🏽", 40) + "stop",
+	"stop" + strings.Repeat("👨\u200d👩\u200d👧", 20),
+	"a" + strings.Repeat("👍", 20) + "b",
+	"stop1\ufe0f\u20e3",
+	"stop1\u20e3",
+	"stop1\ufe0f",
+	"stop1",
+	"1\ufe0f\u20e3stop",
+	"#\ufe0f\u20e3#voltar",
+	"#\ufe0f\ufe0f\u20e3",
+	"1\u200b\u20e3",
+	"1\u200b\u0301",
+	"a1\ufe0f\u20e3b",
+	strings.Repeat("x", 63) + "1\u20e3",
+	strings.Repeat("x", 64) + "1\ufe0f\u20e3",
+	strings.Repeat("x", 63) + "1\ufe0f",
+	strings.Repeat("x", 64) + "#",
+	strings.Repeat("1\u20e3", 40) + "stop",
+	"STOP™",
+	"x™y",
+	"Ⓜ\ufe0f",
+	"é™é",
+	"™\u0301",
+	strings.Repeat(" ", pieceSize-1) + "™\u0301",
+	strings.Repeat("é", pieceSize) + "™",
+	"\u21ae",
+
+	// format characters, which are dropped unless a combining mark follows
+	"pa\u200brar",
+	"\ufeff\u200e#voltar\u00ad\u2069",
+	"a" + strings.Repeat("\u200b", 100) + "b",
+	"s\u200b\u0301top",
+	"a\u0301\u200b\u0323",
+	"\u200b\u200c\u0301",
+	"\u200b\u0345",
+	"stop\u200b",
+	strings.Repeat("\u0301", 30) + "\u200b\u0301",
+	strings.Repeat("\u0301", 31),
+	"x" + strings.Repeat("\u200b", pieceSize) + "\u0301",
+	strings.Repeat("x", pieceSize-1) + "\u200b\u0301",
+	strings.Repeat("a", 62) + "\u200b\u0301",
+	strings.Repeat("a", 61) + "\u200b\u0301",
+	"\U000e0067\U000e007f",
+
+	// WhatsApp's formatting markers and Unicode spaces
+	"```parar```",
+	"~*_stop_*~",
+	"stop~now",
+	"\u202fstop\u2007now\u205f",
 }
 
 // assertStreamAgrees asserts that streaming text with a limit gives the same as Normalize, or gives up if and
@@ -101,8 +156,10 @@ func TestEveryRune(t *testing.T) {
 		if !utf8.ValidRune(r) {
 			continue
 		}
-		// each rune alone, with a mark that may compose with it or be reordered around it, and between letters
-		for _, text := range []string{string(r), string(r) + "\u0301", "a" + string(r) + "b"} {
+		// each rune alone, with a mark that may compose with it or be reordered around it, between letters, and
+		// after a format character that is kept only if it is a mark and before a keycap that only a few are the
+		// base of
+		for _, text := range []string{string(r), string(r) + "\u0301", "a" + string(r) + "b", "a\u200b" + string(r) + "\u20e3"} {
 			k := Normalize(text)
 			require.Equal(t, k, Normalize(k), "normalize not idempotent for %+q", text)
 			assertStreamAgrees(t, text, MaxKeywordBytes)
