@@ -34,6 +34,7 @@ type Options struct {
 	AdminToken string
 	Metrics    *metrics.Registry
 	Health     func(context.Context) map[string]string // the state of each dependency; "ok" or why not
+	Limits     Limits
 	Log        *slog.Logger
 }
 
@@ -41,12 +42,13 @@ type server struct {
 	svc        *service.Service
 	adminToken string
 	health     func(context.Context) map[string]string
+	limiter    *limiter
 	log        *slog.Logger
 }
 
 // New returns the API's handler.
 func New(o Options) http.Handler {
-	s := &server{svc: o.Service, adminToken: o.AdminToken, health: o.Health, log: o.Log}
+	s := &server{svc: o.Service, adminToken: o.AdminToken, health: o.Health, limiter: newLimiter(o.Limits), log: o.Log}
 	mux := http.NewServeMux()
 
 	mux.HandleFunc("GET /healthz", s.healthz)
@@ -79,15 +81,23 @@ func New(o Options) http.Handler {
 // an error for handle to turn into one; a handler that writes the response itself returns a zero status.
 type handler func(w http.ResponseWriter, r *http.Request) (int, any, error)
 
-// handle authenticates a request, runs the handler and writes what it returns.
+// handle authenticates a request, holds a workspace's token to its limits, runs the handler and writes what it
+// returns.
 func (s *server) handle(h handler, adminOnly bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if status, msg := s.authenticate(r, adminOnly); status != 0 {
+		admin, status, msg := s.authenticate(r, adminOnly)
+		if status != 0 {
 			if status == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="optout"`)
 			}
 			writeError(w, status, msg)
 			return
+		}
+		if !admin {
+			if ok, wait := s.limiter.allow(r.PathValue("ws")); !ok {
+				tooMany(w, wait, "too many requests: this workspace's token may make %g a second", s.limiter.limits.Rate)
+				return
+			}
 		}
 		if r.ContentLength > MaxBodySize {
 			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than %d bytes", MaxBodySize))
@@ -107,24 +117,25 @@ func (s *server) handle(h handler, adminOnly bool) http.Handler {
 	})
 }
 
-// authenticate returns the status and message to refuse the request with, or 0 to let it through.
-func (s *server) authenticate(r *http.Request, adminOnly bool) (int, string) {
+// authenticate says whether the request has the admin token, or returns the status and message to refuse it with,
+// or 0 to let it through.
+func (s *server) authenticate(r *http.Request, adminOnly bool) (bool, int, string) {
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || strings.TrimSpace(token) == "" {
-		return http.StatusUnauthorized, "authentication required: send Authorization: Bearer TOKEN"
+		return false, http.StatusUnauthorized, "authentication required: send Authorization: Bearer TOKEN"
 	}
 	if subtle.ConstantTimeCompare([]byte(token), []byte(s.adminToken)) == 1 {
-		return 0, ""
+		return true, 0, ""
 	}
 
 	ws := r.PathValue("ws")
 	if !adminOnly {
 		member, err := s.svc.Authorize(r.Context(), ws, token)
 		if err != nil {
-			return http.StatusServiceUnavailable, err.Error()
+			return false, http.StatusServiceUnavailable, err.Error()
 		}
 		if member {
-			return 0, ""
+			return false, 0, ""
 		}
 	}
 
@@ -133,13 +144,13 @@ func (s *server) authenticate(r *http.Request, adminOnly bool) (int, string) {
 	other, err := s.svc.TokenWorkspace(r.Context(), token)
 	switch {
 	case err != nil:
-		return http.StatusServiceUnavailable, err.Error()
+		return false, http.StatusServiceUnavailable, err.Error()
 	case other == "":
-		return http.StatusUnauthorized, "the token is not valid"
+		return false, http.StatusUnauthorized, "the token is not valid"
 	case adminOnly:
-		return http.StatusForbidden, "only the admin token may do this"
+		return false, http.StatusForbidden, "only the admin token may do this"
 	default:
-		return http.StatusForbidden, fmt.Sprintf("the token is not valid for workspace %s", quote.Q(ws))
+		return false, http.StatusForbidden, fmt.Sprintf("the token is not valid for workspace %s", quote.Q(ws))
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -26,24 +27,59 @@ import (
 const admin = "the-admin-token-of-the-test"
 
 func newServer(t *testing.T) *httptest.Server {
+	srv, _ := newLimitedServer(t, api.Limits{})
+	return srv
+}
+
+// newLimitedServer serves the API with the limits, over a store whose broadcasts the test can hold in flight.
+func newLimitedServer(t *testing.T, limits api.Limits) (*httptest.Server, *holdingStore) {
 	ctx := context.Background()
 	st, err := store.Open(ctx, t.TempDir())
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
+	held := &holdingStore{Store: st}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	coord, err := cluster.New("", st, log)
 	require.NoError(t, err)
 
 	registry := &metrics.Registry{}
-	svc := service.New(service.Options{Store: st, Cluster: coord, Policy: &webhook.Policy{AllowPrivate: true}, Metrics: registry, Log: log})
+	svc := service.New(service.Options{Store: held, Cluster: coord, Policy: &webhook.Policy{AllowPrivate: true}, Metrics: registry, Log: log})
 	srv := httptest.NewServer(api.New(api.Options{
-		Service: svc, AdminToken: admin, Metrics: registry, Log: log,
+		Service: svc, AdminToken: admin, Metrics: registry, Log: log, Limits: limits,
 		Health: func(ctx context.Context) map[string]string {
 			return map[string]string{"store": "ok", "redis": "not configured"}
 		},
 	}))
 	t.Cleanup(srv.Close)
-	return srv
+	return srv, held
+}
+
+// holdingStore is the store, but for broadcasts, which it can hold as they start until the test lets them go on.
+type holdingStore struct {
+	store.Store
+	mu      sync.Mutex
+	started chan struct{}
+	release chan struct{}
+}
+
+// holdBroadcasts holds the next broadcast as it starts: started is closed then, and closing release lets it go on.
+func (s *holdingStore) holdBroadcasts() (started <-chan struct{}, release chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.started, s.release = make(chan struct{}), make(chan struct{})
+	return s.started, s.release
+}
+
+func (s *holdingStore) CreateBroadcast(ctx context.Context, b *store.Broadcast) error {
+	s.mu.Lock()
+	started, release := s.started, s.release
+	s.started, s.release = nil, nil
+	s.mu.Unlock()
+	if started != nil {
+		close(started)
+		<-release
+	}
+	return s.Store.CreateBroadcast(ctx, b)
 }
 
 func call(t *testing.T, srv *httptest.Server, method, path, token string, body string, headers ...string) (int, string, http.Header) {
@@ -282,4 +318,44 @@ func TestDryRunIsNotCounted(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, body)
 	_, metrics, _ = call(t, srv, "GET", "/metrics", "", ``)
 	assert.Contains(t, metrics, `optout_decisions_total{kind="broadcast",decision="send",reason=""} 1`)
+}
+
+// No one workspace's token can exhaust the service: past its rate or its broadcasts in flight it gets 429 with
+// Retry-After, while the admin token and other workspaces go on.
+func TestWorkspaceLimits(t *testing.T) {
+	srv, svc := newLimitedServer(t, api.Limits{Rate: 5, Broadcasts: 1})
+	call(t, srv, "PUT", "/v1/workspaces/acme", admin, `{"token": "the-token-of-acme-1"}`)
+	call(t, srv, "PUT", "/v1/workspaces/globex", admin, `{"token": "the-token-of-globex-1"}`)
+
+	limited := 0
+	for range 30 {
+		status, body, headers := call(t, srv, "GET", "/v1/workspaces/acme/optouts", "the-token-of-acme-1", ``)
+		if status == http.StatusTooManyRequests {
+			limited++
+			assert.NotEmpty(t, headers.Get("Retry-After"))
+			assert.Equal(t, "too many requests: this workspace's token may make 5 a second", errorOf(body))
+		}
+	}
+	assert.GreaterOrEqual(t, limited, 15, "a burst of 10, then 5 a second")
+	status, _, _ := call(t, srv, "GET", "/v1/workspaces/globex/optouts", "the-token-of-globex-1", ``)
+	assert.Equal(t, http.StatusOK, status, "another workspace is not held back")
+	status, _, _ = call(t, srv, "GET", "/v1/workspaces/acme/optouts", admin, ``)
+	assert.Equal(t, http.StatusOK, status, "nor the admin")
+
+	// a broadcast in flight holds the workspace's only place: a second one waits for it
+	started, release := svc.holdBroadcasts()
+	first := make(chan int)
+	go func() {
+		status, _, _ := call(t, srv, "POST", "/v1/workspaces/globex/broadcasts", admin, `{"urns": ["whatsapp:5511987650001"], "text": "hi"}`)
+		first <- status
+	}()
+	<-started
+	status, body, headers := call(t, srv, "POST", "/v1/workspaces/globex/broadcasts", admin, `{"urns": ["whatsapp:5511987650001"], "text": "hi"}`)
+	assert.Equal(t, http.StatusTooManyRequests, status)
+	assert.Equal(t, "1", headers.Get("Retry-After"))
+	assert.Equal(t, "too many broadcasts at once: a workspace may have 1 being decided; try again when one is done", errorOf(body))
+	close(release)
+	assert.Equal(t, http.StatusOK, <-first)
+	status, _, _ = call(t, srv, "POST", "/v1/workspaces/globex/broadcasts", admin, `{"urns": ["whatsapp:5511987650001"], "text": "hi"}`)
+	assert.Equal(t, http.StatusOK, status, "its place is free again")
 }

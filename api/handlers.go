@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/optout-dev/optout/service"
 )
@@ -95,6 +96,12 @@ func (s *server) postBroadcast(w http.ResponseWriter, r *http.Request) (int, any
 	if err := decode(r, req); err != nil {
 		return 0, nil, err
 	}
+	done, ok := s.limiter.startBroadcast(r.PathValue("ws"))
+	if !ok {
+		tooMany(w, time.Second, "too many broadcasts at once: a workspace may have %d being decided; try again when one is done", s.limiter.limits.Broadcasts)
+		return 0, nil, nil
+	}
+	defer done()
 	result, err := s.svc.Broadcast(r.Context(), r.PathValue("ws"), req)
 	return http.StatusOK, result, err
 }

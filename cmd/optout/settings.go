@@ -57,6 +57,17 @@ func (s *settings) Int(name, env string, def int, usage string) *int {
 	return s.fs.Int(name, def, s.usage(env, usage))
 }
 
+func (s *settings) Float(name, env string, def float64, usage string) *float64 {
+	if v, ok := s.env(env); ok {
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil {
+			s.errs = append(s.errs, fmt.Sprintf("%s: %q is not a number", env, v))
+		}
+		def = f
+	}
+	return s.fs.Float64(name, def, s.usage(env, usage))
+}
+
 func (s *settings) Duration(name, env string, def time.Duration, usage string) *time.Duration {
 	if v, ok := s.env(env); ok {
 		d, err := time.ParseDuration(strings.TrimSpace(v))
