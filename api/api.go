@@ -70,6 +70,10 @@ func New(o Options) http.Handler {
 	mux.Handle("GET /v1/workspaces/{ws}/webhooks", member(s.getWebhooks))
 	mux.Handle("GET /v1/workspaces/{ws}/webhooks/{id}", member(s.getWebhook))
 	mux.Handle("GET /v1/workspaces/{ws}/outbox", member(s.getOutbox))
+	mux.Handle("GET /v1/workspaces/{ws}/groups", member(s.getGroups))
+	mux.Handle("POST /v1/workspaces/{ws}/groups", member(s.postGroup))
+	mux.Handle("POST /v1/workspaces/{ws}/groups/{name}/contacts", member(s.postGroupContacts))
+	mux.Handle("DELETE /v1/workspaces/{ws}/groups/{name}/contacts", member(s.deleteGroupContacts))
 
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))

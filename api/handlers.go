@@ -137,3 +137,35 @@ func (s *server) getOutbox(w http.ResponseWriter, r *http.Request) (int, any, er
 	results, next, err := s.svc.Outbox(r.Context(), r.PathValue("ws"), after, limit)
 	return http.StatusOK, &listing{Results: results, Next: next}, err
 }
+
+func (s *server) getGroups(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	groups, err := s.svc.Groups(r.Context(), r.PathValue("ws"))
+	return http.StatusOK, &listing{Results: groups}, err
+}
+
+func (s *server) postGroup(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	req := &service.GroupRequest{}
+	if err := decode(r, req); err != nil {
+		return 0, nil, err
+	}
+	group, err := s.svc.CreateGroup(r.Context(), r.PathValue("ws"), req)
+	return http.StatusCreated, group, err
+}
+
+func (s *server) postGroupContacts(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	req := &service.MembersRequest{}
+	if err := decode(r, req); err != nil {
+		return 0, nil, err
+	}
+	result, err := s.svc.AddToGroup(r.Context(), r.PathValue("ws"), r.PathValue("name"), req)
+	return http.StatusOK, result, err
+}
+
+func (s *server) deleteGroupContacts(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	req := &service.MembersRequest{}
+	if err := decode(r, req); err != nil {
+		return 0, nil, err
+	}
+	result, err := s.svc.RemoveFromGroup(r.Context(), r.PathValue("ws"), r.PathValue("name"), req)
+	return http.StatusOK, result, err
+}

@@ -1,7 +1,12 @@
 package export
 
 import (
+	"bytes"
+	"slices"
+	"strings"
+
 	"github.com/nyaruka/goflow/assets"
+	"github.com/nyaruka/goflow/flows"
 )
 
 // Group is a contact group declared by an export. Query is empty for a group whose members are added and removed
@@ -47,4 +52,51 @@ func writeGroupReferences(refs []*assets.GroupReference) []*groupReference {
 		written[i] = writeGroupReference(ref)
 	}
 	return written
+}
+
+// MatchGroups makes the export use the workspace's own groups where it has groups of the same names, as RapidPro's
+// import does: a group of the export named as one of existing (ignoring case, as goflow finds groups by name) is
+// dropped, and its UUID replaced by the existing group's wherever the export uses it, in flow definitions,
+// campaigns and triggers. Otherwise a workspace would end with two groups of one name, of which flows would find
+// one and broadcasts another. It returns the UUIDs it replaced, and by what.
+func (e *Export) MatchGroups(existing []*flows.Group) map[assets.GroupUUID]assets.GroupUUID {
+	byName := make(map[string]assets.GroupUUID, len(existing))
+	for _, g := range existing {
+		byName[strings.ToLower(g.Name())] = g.UUID()
+	}
+	remap := map[assets.GroupUUID]assets.GroupUUID{}
+	e.Groups = slices.DeleteFunc(e.Groups, func(g *Group) bool {
+		u, ok := byName[strings.ToLower(g.Name)]
+		if ok && u != g.UUID {
+			remap[g.UUID] = u
+		}
+		return ok
+	})
+	if len(remap) == 0 {
+		return remap
+	}
+
+	for _, f := range e.Flows {
+		for from, to := range remap {
+			f.Definition = bytes.ReplaceAll(f.Definition, []byte(from), []byte(to))
+		}
+	}
+	replace := func(refs ...*assets.GroupReference) {
+		for _, ref := range refs {
+			if ref == nil {
+				continue
+			}
+			if to, ok := remap[ref.UUID]; ok {
+				ref.UUID = to
+			}
+		}
+	}
+	for _, c := range e.Campaigns {
+		replace(c.Group)
+	}
+	for _, t := range e.Triggers {
+		replace(t.Groups...)
+		replace(t.ExcludeGroups...)
+	}
+	return remap
 }

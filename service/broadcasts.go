@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 	"unicode/utf8"
 
@@ -87,16 +86,9 @@ func checkBroadcast(req *BroadcastRequest) (*broadcast, error) {
 		}
 		b.groupName = req.Group
 	case len(req.URNs) > 0:
-		seen := make(map[urns.URN]bool, len(req.URNs))
-		for i, s := range req.URNs {
-			urn, err := parseURN(s)
-			if err != nil {
-				return nil, &Error{Kind: Unprocessable, Field: fmt.Sprintf("urns[%d]", i), Err: err}
-			}
-			if !seen[urn] {
-				seen[urn] = true
-				b.urns = append(b.urns, urn)
-			}
+		var err error
+		if b.urns, err = checkURNs(req.URNs, 0); err != nil {
+			return nil, err
 		}
 	default:
 		return nil, newError(Unprocessable, "urns", "give urns or group")

@@ -332,3 +332,52 @@ func TestNoWebhookURLQueuesNothing(t *testing.T) {
 	require.Len(t, hooks, 1)
 	assert.Contains(t, string(hooks[0].Body), `"event":"opt_in"`)
 }
+
+// TestGroups: a business makes a group and puts contacts in it, to broadcast to it.
+func TestGroups(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme", `{"templates": {"promo": "MARKETING"}}`)
+	e.message("acme", "whatsapp:5511987650001", "parar")
+
+	customers, err := e.svc.CreateGroup(e.ctx, "acme", &service.GroupRequest{Name: " Customers "})
+	require.NoError(t, err)
+	assert.Equal(t, "Customers", customers.Name)
+	_, err = e.svc.CreateGroup(e.ctx, "acme", &service.GroupRequest{Name: "customers"})
+	assert.Equal(t, service.Conflict, service.KindOf(err))
+	assert.EqualError(t, err, `name: the workspace has a group named "customers"`)
+
+	added, err := e.svc.AddToGroup(e.ctx, "acme", "customers", &service.MembersRequest{URNs: []string{
+		"whatsapp:5511987650001", "tel:+5511987650001", "whatsapp:5511987650002", "whatsapp:5511987650003"}})
+	require.NoError(t, err)
+	assert.Equal(t, &service.MembersResult{Changed: 3, NewContacts: 2}, added, "the same person twice is one")
+	again, err := e.svc.AddToGroup(e.ctx, "acme", "Customers", &service.MembersRequest{URNs: []string{"whatsapp:5511987650002"}})
+	require.NoError(t, err)
+	assert.Equal(t, &service.MembersResult{Unchanged: 1}, again)
+
+	b, err := e.svc.Broadcast(e.ctx, "acme", &service.BroadcastRequest{Group: "Customers", Template: &service.TemplateRequest{Name: "promo"}})
+	require.NoError(t, err)
+	assert.Equal(t, 2, b.Sent)
+	assert.Equal(t, 1, b.Skipped["opted_out"])
+
+	removed, err := e.svc.RemoveFromGroup(e.ctx, "acme", "Customers", &service.MembersRequest{URNs: []string{"whatsapp:5511987650003", "whatsapp:5511987650099"}})
+	require.NoError(t, err)
+	assert.Equal(t, &service.MembersResult{Changed: 1, Unchanged: 1}, removed)
+	contact, err := e.svc.Contact(e.ctx, "acme", "whatsapp:5511987650003")
+	require.NoError(t, err)
+	assert.Empty(t, contact.Groups)
+
+	groups, err := e.svc.Groups(e.ctx, "acme")
+	require.NoError(t, err)
+	counts := map[string]int{}
+	for _, g := range groups {
+		counts[g.Name] = g.Count
+	}
+	assert.Equal(t, map[string]int{"Opted Out": 1, "Customers": 2}, counts)
+
+	_, err = e.svc.AddToGroup(e.ctx, "acme", "Opted Out", &service.MembersRequest{URNs: []string{"whatsapp:5511987650002"}})
+	assert.Equal(t, service.Unprocessable, service.KindOf(err), "the opted-out group follows consent")
+	_, err = e.svc.AddToGroup(e.ctx, "acme", "Nobody", &service.MembersRequest{URNs: []string{"whatsapp:5511987650002"}})
+	assert.Equal(t, service.NotFound, service.KindOf(err))
+	_, err = e.svc.AddToGroup(e.ctx, "acme", "Customers", &service.MembersRequest{URNs: make([]string, service.MaxGroupMembersPerCall+1)})
+	assert.EqualError(t, err, "urns: has 10001 URNs: give at most 10000 a call")
+}

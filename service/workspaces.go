@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -247,14 +246,11 @@ func checkWorkspace(req *WorkspaceRequest) (*config.Config, error) {
 // ensurePluginAssets imports the plugin's export into a workspace that lacks its fields, which every new workspace
 // does: without them an opt-out could be answered but not recorded.
 func (s *Service) ensurePluginAssets(ctx context.Context, id string) error {
-	exp, err := s.store.Assets(ctx, id)
+	w, err := s.workspace(ctx, id)
 	if err != nil {
-		return storeError(err)
+		return err
 	}
-	hasField := func(key string) bool {
-		return slices.ContainsFunc(exp.Fields, func(f *export.Field) bool { return f.Key == key })
-	}
-	if hasField(consent.StatusField) && hasField(consent.ChangedOnField) {
+	if w.sa.Fields().Get(consent.StatusField) != nil && w.sa.Fields().Get(consent.ChangedOnField) != nil {
 		return nil
 	}
 
@@ -266,7 +262,8 @@ func (s *Service) ensurePluginAssets(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("reading the plugin's export: %w", err)
 	}
-	return storeError(s.store.Import(ctx, id, plugin))
+	_, err = s.importInto(ctx, w, plugin)
+	return err
 }
 
 // GetWorkspace returns the workspace as the API shows it.
@@ -343,19 +340,19 @@ func (s *Service) Import(ctx context.Context, id string, body []byte) (*ImportRe
 	if err != nil {
 		return nil, &Error{Kind: Unprocessable, Err: err}
 	}
+	return s.importInto(ctx, w, exp)
+}
+
+// importInto adds an export to the workspace's assets as RapidPro's import does: groups named as the workspace's are
+// the workspace's, fields and groups that flows use and nobody has are created, and a missing flow refuses it all.
+func (s *Service) importInto(ctx context.Context, w *workspace, exp *export.Export) (*ImportResult, error) {
 	deps, err := exp.Dependencies(w.sa)
 	if err != nil {
 		return nil, &Error{Kind: Unprocessable, Err: err}
 	}
-	result := &ImportResult{}
 	var refused []string
 	for _, d := range deps {
-		switch d.Effect {
-		case export.EffectCreate:
-			result.Created = append(result.Created, d.String())
-		case export.EffectWarn:
-			result.Warnings = append(result.Warnings, d.String()+" isn't in the workspace")
-		case export.EffectRefuse:
+		if d.Effect == export.EffectRefuse {
 			refused = append(refused, strings.TrimSpace(d.String()+" "+d.Problem))
 		}
 	}
@@ -363,8 +360,18 @@ func (s *Service) Import(ctx context.Context, id string, body []byte) (*ImportRe
 		return nil, newError(Unprocessable, "", "the flows use what the export and the workspace don't have: %s", strings.Join(refused, "; "))
 	}
 	exp.AddDependencies(deps)
+	matched := exp.MatchGroups(w.sa.Groups().All())
 
-	if err := s.store.Import(ctx, id, exp); err != nil {
+	result := &ImportResult{}
+	for _, d := range deps {
+		switch {
+		case d.Effect == export.EffectWarn:
+			result.Warnings = append(result.Warnings, d.String()+" isn't in the workspace")
+		case d.Effect == export.EffectCreate && matched[assets.GroupUUID(d.Identity)] == "":
+			result.Created = append(result.Created, d.String())
+		}
+	}
+	if err := s.store.Import(ctx, w.ID, exp); err != nil {
 		return nil, storeError(err)
 	}
 	result.Flows, result.Fields, result.Groups, result.Triggers, result.Campaigns = len(exp.Flows), len(exp.Fields), len(exp.Groups), len(exp.Triggers), len(exp.Campaigns)

@@ -134,3 +134,21 @@ func (s *store) CampaignFired(ctx context.Context, workspace string, event asset
 	}
 	return fired, nil
 }
+
+const sqlSelectGroupCounts = `
+  SELECT group_uuid, COUNT(*) FROM contact_groups WHERE workspace = $1 GROUP BY group_uuid`
+
+func (s *store) GroupCounts(ctx context.Context, workspace string) (map[assets.GroupUUID]int, error) {
+	counts := map[assets.GroupUUID]int{}
+	_, err := queryRows(ctx, s.db, func(row rowScanner) (struct{}, error) {
+		var group assets.GroupUUID
+		var n int
+		err := row.Scan(&group, &n)
+		counts[group] = n
+		return struct{}{}, err
+	}, sqlSelectGroupCounts, workspace)
+	if err != nil {
+		return nil, fmt.Errorf("counting group members: %w", err)
+	}
+	return counts, nil
+}

@@ -77,6 +77,13 @@ type Store interface {
 	// can tell a token of another workspace from a token that is nobody's.
 	WorkspaceByToken(ctx context.Context, tokenHash string) (string, error)
 
+	// CreateGroup adds a group with the name and a new UUID to the workspace's assets, unless it has one of that name
+	// (ignoring case, as goflow finds groups), and bumps its version, in one transaction. It returns whether it
+	// created the group, or ErrNotFound if there's no such workspace.
+	CreateGroup(ctx context.Context, workspace string, name string) (bool, error)
+	// GroupCounts returns how many contacts each of the workspace's groups that has any has.
+	GroupCounts(ctx context.Context, workspace string) (map[assets.GroupUUID]int, error)
+
 	// Import adds the export's flows, fields, groups, triggers and campaigns to the workspace's assets, replacing those
 	// with the same key (UUID for flows, groups and campaigns, key for fields, TriggerKey for triggers), and bumps the
 	// workspace's version, in one transaction.

@@ -41,7 +41,8 @@ func (s *store) PutWorkspace(ctx context.Context, ws *Workspace, groups []string
 		if err := row.Scan(&version, scanTime(&createdOn), scanTime(&updatedOn)); err != nil {
 			return err
 		}
-		return s.createGroups(ctx, tx, ws.ID, groups)
+		_, err := s.createGroups(ctx, tx, ws.ID, groups)
+		return err
 	})
 	if s.dialect.violates(err, "workspaces_token_hash") {
 		return false, fmt.Errorf("putting workspace %s: %w", ws.ID, ErrTokenInUse)
@@ -53,11 +54,33 @@ func (s *store) PutWorkspace(ctx context.Context, ws *Workspace, groups []string
 	return version == 1, nil
 }
 
-// createGroups adds the groups named that the workspace doesn't have to its assets, with new UUIDs.
-func (s *store) createGroups(ctx context.Context, tx *sql.Tx, workspace string, names []string) error {
+// CreateGroup bumps the workspace's version, which locks its row until the commit, so that two instances creating
+// one name at once create one group.
+func (s *store) CreateGroup(ctx context.Context, workspace string, name string) (bool, error) {
+	var created bool
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		n, err := execCount(ctx, tx, sqlBumpWorkspace, workspace, dbTime(time.Now()))
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return ErrNotFound
+		}
+		created, err = s.createGroups(ctx, tx, workspace, []string{name})
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("creating group in workspace %s: %w", workspace, err)
+	}
+	return created, nil
+}
+
+// createGroups adds the groups named that the workspace doesn't have to its assets, with new UUIDs, and returns
+// whether it added any.
+func (s *store) createGroups(ctx context.Context, tx *sql.Tx, workspace string, names []string) (bool, error) {
 	existing, err := queryRows(ctx, tx, scanString, sqlSelectGroupNames, workspace)
 	if err != nil {
-		return fmt.Errorf("reading groups: %w", err)
+		return false, fmt.Errorf("reading groups: %w", err)
 	}
 	has := make(map[string]bool, len(existing))
 	for _, name := range existing {
@@ -72,9 +95,9 @@ func (s *store) createGroups(ctx context.Context, tx *sql.Tx, workspace string, 
 		}
 	}
 	if len(missing) == 0 {
-		return nil
+		return false, nil
 	}
-	return s.putAssets(ctx, tx, workspace, &export.Export{Groups: missing})
+	return true, s.putAssets(ctx, tx, workspace, &export.Export{Groups: missing})
 }
 
 const sqlSelectWorkspace = `

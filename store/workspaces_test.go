@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nyaruka/gocommon/jsonx"
+	"github.com/nyaruka/goflow/assets"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -289,5 +290,45 @@ func TestMigrationTakesSharedTokens(t *testing.T) {
 		}
 		_, err := s.PutWorkspace(t.Context(), &Workspace{ID: "d", TokenHash: "own"}, nil)
 		assert.ErrorIs(t, err, ErrTokenInUse)
+	})
+}
+
+// A group is created once, whatever the case of its name and however many ask at once, and counted by its members.
+func TestCreateGroup(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store) {
+		ws := createWorkspace(t, s, "acme")
+		created := make(chan bool, 4)
+		for _, name := range []string{"Customers", "customers", "CUSTOMERS", "Customers"} {
+			go func() {
+				ok, err := s.CreateGroup(t.Context(), "acme", name)
+				assert.NoError(t, err)
+				created <- ok
+			}()
+		}
+		n := 0
+		for range cap(created) {
+			if <-created {
+				n++
+			}
+		}
+		assert.Equal(t, 1, n)
+
+		exp, err := s.Assets(t.Context(), "acme")
+		require.NoError(t, err)
+		require.Len(t, exp.Groups, 1)
+		after, err := s.GetWorkspace(t.Context(), "acme")
+		require.NoError(t, err)
+		assert.Greater(t, after.Version, ws.Version, "instances reload the workspace's assets")
+
+		group := exp.Groups[0].UUID
+		commit(t, s, &Change{Workspace: "acme", Contacts: []*Contact{
+			newContact("whatsapp:5511987650001", "", group), newContact("whatsapp:5511987650002", "", group), newContact("whatsapp:5511987650003", ""),
+		}})
+		counts, err := s.GroupCounts(t.Context(), "acme")
+		require.NoError(t, err)
+		assert.Equal(t, map[assets.GroupUUID]int{group: 2}, counts)
+
+		_, err = s.CreateGroup(t.Context(), "nobody", "Customers")
+		assert.ErrorIs(t, err, ErrNotFound)
 	})
 }
