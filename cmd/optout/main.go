@@ -1,100 +1,169 @@
 // Command optout is the opt-out plugin's one binary: it checks messages against the keyword catalog, chats with a
 // flow in the terminal, validates flow exports, runs the service, and moves opt-out lists in and out of it.
+//
+// Its command line is cobra's: flags go before or after arguments, every command has --help, and `optout
+// completion` writes shell completions. It exits with 0 when it did what it was asked, 1 when it failed, and 2 when
+// it was asked wrongly (an unknown command or flag, a missing argument, a setting that isn't what it should be).
 package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
-
-// command is one subcommand: its name as typed, a line for the overview, and what runs it.
-type command struct {
-	name    string
-	summary string
-	run     func(args []string, stdin io.Reader, stdout, stderr io.Writer) error
-}
-
-var commands = []command{
-	{"check", "print the intent, language and keyword of each text", runCheck},
-	{"simulate", "chat with a flow in the terminal with the plugin active", runSimulate},
-	{"flows validate", "check that files are valid flow exports or flows", runFlowsValidate},
-	{"serve", "run the service: HTTP API, webhooks, campaigns", runServe},
-	{"import-optouts", "opt out the contacts of a CSV list", runImportOptOuts},
-	{"export-optouts", "write a workspace's opted-out contacts as CSV", runExportOptOuts},
-}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-// errUsage marks an error in how the command was called, which exits with 2 like flag does.
-var errUsage = errors.New("usage")
+// newRootCommand returns the command tree. A new command is a constructor like those below, added to the list.
+func newRootCommand() *cobra.Command {
+	root := newGroup("optout", "The opt-out plugin for goflow: keywords, flows and the service",
+		newCheckCommand(),
+		newSimulateCommand(),
+		newGroup("flows", "Work with flow exports", newFlowsValidateCommand()),
+		newServeCommand(),
+		newImportOptOutsCommand(),
+		newExportOptOutsCommand(),
+		newVersionCommand(),
+	)
+	root.Long = "optout is the opt-out plugin's one binary: it checks messages against the keyword catalog, chats with\n" +
+		"a flow in the terminal, validates flow exports, runs the service, and moves opt-out lists in and out of it."
+	root.Version = versions()
+	root.SetVersionTemplate("{{.Version}}")
+	root.SetFlagErrorFunc(flagError)
+	root.SilenceErrors = true // run reports them, choosing the exit code
+	root.SilenceUsage = true
+	return root
+}
 
+// run runs the command line as the binary does and returns its exit code.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	for _, cmd := range commands {
-		words := strings.Fields(cmd.name)
-		if len(args) >= len(words) && slices.Equal(args[:len(words)], words) {
-			err := cmd.run(args[len(words):], stdin, stdout, stderr)
-			switch {
-			case err == nil, errors.Is(err, flag.ErrHelp):
-				return 0
-			case errors.Is(err, errUsage):
-				return 2
-			default:
-				fmt.Fprintf(stderr, "optout %s: %s\n", cmd.name, err)
-				return 1
-			}
-		}
-	}
+	root := newRootCommand()
+	markFailures(root)
+	root.SetArgs(append([]string{}, args...)) // never nil, which would make cobra read os.Args
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 
-	if len(args) > 0 && args[0] != "help" && args[0] != "-h" && args[0] != "--help" {
-		fmt.Fprintf(stderr, "optout: unknown command %q\n\n", strings.Join(args, " "))
-		usage(stderr)
+	cmd, err := root.ExecuteC()
+	var usage *usageError
+	var failed *failure
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsageShown):
 		return 2
+	case errors.As(err, &usage) || !errors.As(err, &failed):
+		problems := []string{err.Error()}
+		if usage != nil {
+			problems = usage.problems
+		}
+		for _, p := range problems {
+			fmt.Fprintf(stderr, "%s: %s\n", cmd.CommandPath(), p)
+		}
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		return 2
+	default:
+		fmt.Fprintf(stderr, "%s: %s\n", cmd.CommandPath(), failed.err)
+		return 1
 	}
-	usage(stdout)
-	return 0
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "Usage: optout COMMAND [FLAGS] [ARGS]")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Commands:")
-	for _, cmd := range commands {
-		fmt.Fprintf(w, "  %-16s %s\n", cmd.name, cmd.summary)
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run optout COMMAND --help for the flags of a command.")
+// usageError is a mistake in how a command was called, found as it runs: it exits with 2 and the problems, each
+// naming what it is about.
+type usageError struct {
+	problems []string
 }
 
-// newFlagSet returns a flag set whose --help prints the command's usage line and description, then its flags.
-func newFlagSet(name, args, description string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: optout %s %s\n\n%s\n", name, args, description)
-		hasFlags := false
-		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
-		if hasFlags {
-			fmt.Fprintln(fs.Output(), "\nFlags:")
-			fs.PrintDefaults()
+func (e *usageError) Error() string {
+	return strings.Join(e.problems, "; ")
+}
+
+func usagef(format string, args ...any) error {
+	return &usageError{problems: []string{fmt.Sprintf(format, args...)}}
+}
+
+// errUsageShown is returned by a command that has printed its usage as the answer to being called wrongly.
+var errUsageShown = errors.New("usage shown")
+
+// failure is an error that a command returned as it ran. Every other error that cobra returns is about how the
+// command was called, an unknown flag or a missing argument, and exits with 2.
+type failure struct {
+	err error
+}
+
+func (f *failure) Error() string { return f.err.Error() }
+func (f *failure) Unwrap() error { return f.err }
+
+// markFailures makes the errors that the commands of the tree return as they run failures.
+func markFailures(cmd *cobra.Command) {
+	if runE := cmd.RunE; runE != nil {
+		cmd.RunE = func(cmd *cobra.Command, args []string) error {
+			if err := runE(cmd, args); err != nil {
+				return &failure{err: err}
+			}
+			return nil
 		}
 	}
-	return fs
+	for _, sub := range cmd.Commands() {
+		markFailures(sub)
+	}
 }
 
-// parse parses the flags, turning a parse error (already reported by the flag set) into errUsage.
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+// flagError words pflag's errors: an unknown flag as pflag does, and a value a flag refuses naming the flag.
+func flagError(_ *cobra.Command, err error) error {
+	var invalid *pflag.InvalidValueError
+	if errors.As(err, &invalid) {
+		return usagef("%s", invalidValue(invalid.GetFlag(), invalid.GetValue(), "", invalid.Unwrap()))
+	}
+	return usagef("%s", err)
+}
+
+// someArgs requires at least one argument, saying what is missing when there is none.
+func someArgs(missing string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return errors.New(missing)
 		}
-		return errUsage
+		return nil
+	}
+}
+
+// noArgs refuses arguments to a command that takes none, which cobra's NoArgs calls unknown commands.
+func noArgs(_ *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("takes no arguments, not %q", args[0])
 	}
 	return nil
+}
+
+// newGroup returns a command that holds subcommands. Called alone it prints its usage and exits with 2, and called with
+// a subcommand it doesn't have it says so, where cobra would answer both with help and 0.
+func newGroup(use, short string, subcommands ...*cobra.Command) *cobra.Command {
+	group := &cobra.Command{
+		Use:                        use,
+		Short:                      short,
+		SuggestionsMinimumDistance: 2,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			if suggestions := cmd.SuggestionsFor(args[0]); len(suggestions) > 0 {
+				return fmt.Errorf("unknown command %q (did you mean %s?)", args[0], strings.Join(suggestions, " or "))
+			}
+			return fmt.Errorf("unknown command %q", args[0])
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprint(cmd.ErrOrStderr(), cmd.UsageString())
+			return errUsageShown
+		},
+	}
+	group.AddCommand(subcommands...)
+	return group
 }

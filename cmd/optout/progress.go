@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 )
 
@@ -18,8 +17,7 @@ type progress struct {
 }
 
 func newProgress(w io.Writer, label string, total int) *progress {
-	f, ok := w.(*os.File)
-	return &progress{w: w, label: label, total: total, terminal: ok && isTerminal(f)}
+	return &progress{w: w, label: label, total: total, terminal: isTerminal(w)}
 }
 
 func (p *progress) set(n int) {

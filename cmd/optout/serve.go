@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/optout-dev/optout/api"
 	"github.com/optout-dev/optout/cluster"
 	"github.com/optout-dev/optout/metrics"
@@ -25,14 +27,19 @@ import (
 	"github.com/optout-dev/optout/webhook"
 )
 
-func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "[FLAGS]",
-		"Runs the service: the HTTP API, the webhook worker and the campaign scheduler. With no flags it keeps its\n"+
-			"data in ./data; with --db and --redis several instances share PostgreSQL and Redis and behave as one.\n"+
-			"Stops gracefully on SIGINT or SIGTERM, finishing the requests in flight.\n\n"+
-			"Also read from the environment only:\n"+
-			"  OPTOUT_ADMIN_TOKEN    the admin API token; when unset, one is generated and printed once at start", stderr)
-	set := &settings{fs: fs}
+func newServeCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve [flags]",
+		Short: "Run the service: HTTP API, webhooks, campaigns",
+		Long: "Runs the service: the HTTP API, the webhook worker and the campaign scheduler. With no flags it keeps its\n" +
+			"data in ./data; with --db and --redis several instances share PostgreSQL and Redis and behave as one.\n" +
+			"Stops gracefully on SIGINT or SIGTERM, finishing the requests in flight. Every flag can be set with the\n" +
+			"environment variable it names; a flag on the command line wins over it.\n\n" +
+			"Also read from the environment only:\n" +
+			"  OPTOUT_ADMIN_TOKEN    the admin API token; when unset, one is generated and printed once at start",
+		Args: noArgs,
+	}
+	set := newSettings(cmd)
 	addr := set.String("addr", "OPTOUT_ADDR", "127.0.0.1:8080", "`ADDRESS` to listen on")
 	st := set.store()
 	allowPrivate := set.Bool("webhook-allow-private", "OPTOUT_WEBHOOK_ALLOW_PRIVATE", false, "allow webhook URLs on private, loopback and link-local addresses")
@@ -46,31 +53,32 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	shutdownTimeout := set.Duration("shutdown-timeout", "OPTOUT_SHUTDOWN_TIMEOUT", 30*time.Second, "how long to wait for requests in flight when stopping")
 	logLevel := set.String("log-level", "OPTOUT_LOG_LEVEL", "info", "`LEVEL` of logging: debug, info, warn or error")
 	logFormat := set.String("log-format", "OPTOUT_LOG_FORMAT", "auto", "`FORMAT` of logs: json, text, or auto (text on a terminal, json otherwise)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := set.check(); err != nil {
-		return err
-	}
 
-	log, err := newLogger(stderr, *logLevel, *logFormat)
-	if err != nil {
-		return err
-	}
-	adminToken := os.Getenv("OPTOUT_ADMIN_TOKEN")
-	if adminToken == "" {
-		adminToken = newToken()
-		fmt.Fprintf(stderr, "admin token: %s\n(generated for this run; set OPTOUT_ADMIN_TOKEN to keep one)\n", adminToken)
-	}
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := set.resolve(); err != nil {
+			return err
+		}
+		stderr := cmd.ErrOrStderr()
+		log, err := newLogger(stderr, *logLevel, *logFormat)
+		if err != nil {
+			return usagef("%s", err)
+		}
+		adminToken := os.Getenv("OPTOUT_ADMIN_TOKEN")
+		if adminToken == "" {
+			adminToken = newToken()
+			fmt.Fprintf(stderr, "admin token: %s\n(generated for this run; set OPTOUT_ADMIN_TOKEN to keep one)\n", adminToken)
+		}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return serve(ctx, log, &serveConfig{
-		addr: *addr, dsn: st.dsn(), redis: *st.redis, adminToken: adminToken, allowPrivate: *allowPrivate,
-		workers: *workers, retryFirst: *retryFirst, retryMax: *retryMax, poll: *poll,
-		campaignInterval: *campaignInterval, shutdownTimeout: *shutdownTimeout,
-		limits: api.Limits{Rate: *workspaceRate, Broadcasts: *workspaceBroadcasts},
-	})
+		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return serve(ctx, log, &serveConfig{
+			addr: *addr, dsn: st.dsn(), redis: *st.redis, adminToken: adminToken, allowPrivate: *allowPrivate,
+			workers: *workers, retryFirst: *retryFirst, retryMax: *retryMax, poll: *poll,
+			campaignInterval: *campaignInterval, shutdownTimeout: *shutdownTimeout,
+			limits: api.Limits{Rate: *workspaceRate, Broadcasts: *workspaceBroadcasts},
+		})
+	}
+	return cmd
 }
 
 type serveConfig struct {
@@ -222,7 +230,7 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	case "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "auto":
-		if f, ok := w.(*os.File); ok && isTerminal(f) {
+		if isTerminal(w) {
 			return slog.New(slog.NewTextHandler(w, opts)), nil
 		}
 		return slog.New(slog.NewJSONHandler(w, opts)), nil

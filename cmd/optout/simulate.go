@@ -3,13 +3,14 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/nyaruka/gocommon/dates"
-	"github.com/nyaruka/gocommon/i18n"
 	"github.com/nyaruka/gocommon/urns"
 	"github.com/nyaruka/goflow/assets"
 	"github.com/nyaruka/goflow/envs"
@@ -17,6 +18,8 @@ import (
 	"github.com/nyaruka/goflow/flows/events"
 	"github.com/nyaruka/goflow/flows/resumes"
 	"github.com/nyaruka/goflow/flows/triggers"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/optout-dev/optout/config"
 	"github.com/optout-dev/optout/consent"
@@ -29,117 +32,217 @@ import (
 // simulatorURN is the WhatsApp number of the simulated contact.
 const simulatorURN = urns.URN("whatsapp:5500000000000")
 
-func runSimulate(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("simulate", "--flow FILE [--contact-lang LANG] [--config FILE]",
-		"Chats with the first flow of FILE in the terminal, as a WhatsApp contact of a workspace that imported it, with\n"+
-			"the plugin active: every line you type is a message, checked by the interceptor before the flow sees it.\n"+
-			"Prints the replies (<) and the contact's field and group changes. The flow starts when the simulation\n"+
-			"does, and again on the next message once it has ended. Ends with the input (Ctrl-D).", stderr)
-	flowFile := fs.String("flow", "", "export or flow definition `FILE` to chat with")
-	contactLang := fs.String("contact-lang", "por", "the contact's language `LANG` (ISO 639-3)")
-	configFile := fs.String("config", "", "workspace configuration `FILE` (defaults when not given)")
-	if err := parse(fs, args); err != nil {
-		return err
+func newSimulateCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "simulate --flow FILE [flags]",
+		Short: "Chat with a flow in the terminal with the plugin active",
+		Long: "Chats with a flow of FILE in the terminal, as a WhatsApp contact of a workspace that imported it, with the\n" +
+			"plugin active: every line you type is a message, checked by the interceptor before the flow sees it.\n" +
+			"Prints the replies (<) and the contact's field and group changes. The flow starts when the simulation\n" +
+			"does, and again on the next message once it has ended. Empty lines are no message. Ends with the input\n" +
+			"(Ctrl-D, or Ctrl-C on a terminal).\n\n" +
+			"On a terminal, lines can be edited and earlier ones recalled with the arrow keys. Input from a pipe or a\n" +
+			"file is echoed after a >, so that the output reads as a transcript of the chat.",
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("unexpected argument %q: the flow is given with --flow FILE", args[0])
+			}
+			return nil
+		},
 	}
-	if *flowFile == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "optout simulate: --flow FILE is required and takes no other arguments")
-		fs.Usage()
-		return errUsage
+	flowFile := cmd.Flags().String("flow", "", "export or flow definition `FILE` to chat with (required)")
+	flowName := cmd.Flags().String("flow-name", "", "`NAME` of the flow of FILE to chat with, when it isn't the first")
+	noInterceptor := cmd.Flags().Bool("no-interceptor", false, "send messages straight to the flow, to try a flow that handles keywords itself, such as flows/optout_portable.json")
+	contactLang := languageFlag(cmd.Flags(), "contact-lang", "por", "the contact's language `LANG` (ISO 639-3)")
+	configFile := cmd.Flags().String("config", "", "workspace configuration `FILE` (defaults when not given)")
+	if err := cmd.MarkFlagRequired("flow"); err != nil {
+		panic(err) // the flag was just added
 	}
 
-	cfg, err := loadConfig(*configFile)
-	if err != nil {
-		return err
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		cfg, err := loadConfig(*configFile)
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(*flowFile)
+		if err != nil {
+			return err
+		}
+		exp, err := export.Read(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", *flowFile, err)
+		}
+		flow, err := pickFlow(exp, *flowName)
+		if err != nil {
+			return fmt.Errorf("%s: %w", *flowFile, err)
+		}
+		extra, err := fixtures.Extra(exp)
+		if err != nil {
+			return err
+		}
+		src, err := exp.Source(extra)
+		if err != nil {
+			return err
+		}
+
+		env := engine.NewEnvironment(cfg)
+		sa, err := engine.NewSessionAssets(env, src, cfg)
+		if err != nil {
+			return err
+		}
+		contact, err := flows.NewContact(sa, flows.NewContactUUID(), 0, "Simulator", *contactLang, flows.ContactStatusActive,
+			nil, dates.Now(), nil, []urns.URN{simulatorURN}, nil, nil, nil, assets.IgnoreMissing)
+		if err != nil {
+			return err
+		}
+
+		sim := &simulator{
+			sa:      sa,
+			env:     env,
+			eng:     engine.NewBuilder().Build(),
+			contact: contact,
+			flow:    assets.NewFlowReference(flow.UUID, flow.Name),
+		}
+		if !*noInterceptor {
+			sim.interceptor = engine.NewInterceptor(sim.eng)
+		}
+
+		in, out := cmd.InOrStdin(), cmd.OutOrStdout()
+		if !isTerminal(in) || !isTerminal(out) {
+			sim.out, sim.echo = out, true
+			return sim.run(cmd.Context(), scanLines(in))
+		}
+		terminal, restore, err := openTerminal(in.(*os.File), out.(*os.File))
+		if err != nil {
+			return err
+		}
+		defer restore()
+		sim.out = terminal
+		return sim.run(cmd.Context(), terminal.ReadLine)
 	}
-	data, err := os.ReadFile(*flowFile)
-	if err != nil {
-		return err
-	}
-	exp, err := export.Read(data)
-	if err != nil {
-		return fmt.Errorf("%s: %w", *flowFile, err)
-	}
+	return cmd
+}
+
+// pickFlow returns the flow of the export with the name, or its first flow when name is empty.
+func pickFlow(exp *export.Export, name string) (*export.Flow, error) {
 	if len(exp.Flows) == 0 {
-		return fmt.Errorf("%s has no flows", *flowFile)
+		return nil, errors.New("has no flows")
 	}
-	extra, err := fixtures.Extra(exp)
-	if err != nil {
-		return err
+	if name == "" {
+		return exp.Flows[0], nil
 	}
-	src, err := exp.Source(extra)
-	if err != nil {
-		return err
+	names := make([]string, len(exp.Flows))
+	for i, f := range exp.Flows {
+		// RapidPro keeps flow names unique regardless of case
+		if strings.EqualFold(f.Name, name) {
+			return f, nil
+		}
+		names[i] = strconv.Quote(f.Name)
 	}
+	return nil, fmt.Errorf("has no flow named %q: its flows are %s", name, strings.Join(names, ", "))
+}
 
-	env := engine.NewEnvironment(cfg)
-	sa, err := engine.NewSessionAssets(env, src, cfg)
-	if err != nil {
-		return err
+// scanLines reads lines from a pipe or a file.
+func scanLines(r io.Reader) func() (string, error) {
+	lines := bufio.NewScanner(r)
+	return func() (string, error) {
+		if lines.Scan() {
+			return lines.Text(), nil
+		}
+		if err := lines.Err(); err != nil {
+			return "", err
+		}
+		return "", io.EOF
 	}
-	contact, err := flows.NewContact(sa, flows.NewContactUUID(), 0, "Simulator", i18n.Language(*contactLang), flows.ContactStatusActive,
-		nil, dates.Now(), nil, []urns.URN{simulatorURN}, nil, nil, nil, assets.IgnoreMissing)
-	if err != nil {
-		return err
-	}
+}
 
-	sim := &simulator{
-		sa:          sa,
-		env:         env,
-		eng:         engine.NewBuilder().Build(),
-		contact:     contact,
-		flow:        assets.NewFlowReference(exp.Flows[0].UUID, exp.Flows[0].Name),
-		out:         stdout,
-		interactive: isTerminal(stdin),
+// openTerminal puts the terminal in raw mode, for a line editor with history to read it, and returns the editor,
+// which is also what to write to while it is in use, and a function that restores the terminal.
+func openTerminal(in, out *os.File) (*term.Terminal, func(), error) {
+	state, err := term.MakeRaw(int(in.Fd()))
+	if err != nil {
+		return nil, nil, err
 	}
-	sim.interceptor = engine.NewInterceptor(sim.eng)
-	return sim.run(context.Background(), stdin)
+	restore := func() { term.Restore(int(in.Fd()), state) }
+	terminal := term.NewTerminal(struct {
+		io.Reader
+		io.Writer
+	}{in, out}, "> ")
+	terminal.History = &history{}
+	// a terminal that doesn't know its size says 0, which would wrap every character: the editor's 80 columns do then
+	if width, height, err := term.GetSize(int(out.Fd())); err == nil && width > 0 && height > 0 {
+		if err := terminal.SetSize(width, height); err != nil {
+			restore()
+			return nil, nil, err
+		}
+	}
+	return terminal, restore, nil
 }
 
 type simulator struct {
 	sa          flows.SessionAssets
 	env         envs.Environment
 	eng         flows.Engine
-	interceptor *engine.Interceptor
+	interceptor *engine.Interceptor // nil when messages go straight to the flow
 	contact     *flows.Contact
 	flow        *assets.FlowReference
 	out         io.Writer
-	interactive bool
+	echo        bool // write what the contact says, which a terminal shows as it's typed
 
 	session flows.Session // the contact's session, until a new one replaces it
 }
 
-func (s *simulator) run(ctx context.Context, stdin io.Reader) error {
-	fmt.Fprintf(s.out, "Chatting with %q as a contact speaking %s. Opt out with %s, come back with %s.\n",
-		s.flow.Name, s.contact.Language(), strings.Join(s.examples(keywords.OptOut), ", "), strings.Join(s.examples(keywords.OptIn), ", "))
+// run chats until readLine returns io.EOF.
+func (s *simulator) run(ctx context.Context, readLine func() (string, error)) error {
+	if s.interceptor != nil {
+		fmt.Fprintf(s.out, "Chatting with %q as a contact speaking %s. Opt out with %s, come back with %s.\n",
+			s.flow.Name, s.contact.Language(), strings.Join(s.examples(keywords.OptOut), ", "), strings.Join(s.examples(keywords.OptIn), ", "))
+	} else {
+		fmt.Fprintf(s.out, "Chatting with %q as a contact speaking %s, without the interceptor: the flow gets every message.\n",
+			s.flow.Name, s.contact.Language())
+	}
 
 	if err := s.start(ctx, triggers.NewBuilder(s.flow).Manual().Build()); err != nil {
 		return err
 	}
 
-	lines := bufio.NewScanner(stdin)
-	for s.prompt(); lines.Scan(); s.prompt() {
-		if err := s.receive(ctx, lines.Text()); err != nil {
+	for {
+		text, err := readLine()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(text) == "" {
+			continue
+		}
+		if s.echo {
+			fmt.Fprintf(s.out, "> %s\n", text)
+		}
+		if err := s.receive(ctx, text); err != nil {
 			return err
 		}
 	}
-	return lines.Err()
 }
 
 // receive handles a message as the service does: the interceptor first, then the waiting session, else a new one.
 func (s *simulator) receive(ctx context.Context, text string) error {
 	msg := events.NewMsgReceived(flows.NewMsgIn(simulatorURN, nil, text, nil, ""), "")
 
-	res, err := s.interceptor.Intercept(ctx, s.sa, s.env, s.contact, msg)
-	if err != nil {
-		return err
-	}
-	if res.Handled() {
-		s.print(res.Events)
-		if res.Match.Intent == keywords.OptOut && s.waiting() {
-			fmt.Fprintln(s.out, "  (the flow was waiting and is interrupted: no flow goes on talking to a contact who left)")
-			s.session = nil
+	if s.interceptor != nil {
+		res, err := s.interceptor.Intercept(ctx, s.sa, s.env, s.contact, msg)
+		if err != nil {
+			return err
 		}
-		return nil
+		if res.Handled() {
+			s.print(res.Events)
+			if res.Match.Intent == keywords.OptOut && s.waiting() {
+				fmt.Fprintln(s.out, "  (the flow was waiting and is interrupted: no flow goes on talking to a contact who left)")
+				s.session = nil
+			}
+			return nil
+		}
 	}
 
 	if !s.waiting() {
@@ -203,12 +306,6 @@ func (s *simulator) print(evts []flows.Event) {
 	}
 }
 
-func (s *simulator) prompt() {
-	if s.interactive {
-		fmt.Fprint(s.out, "> ")
-	}
-}
-
 // examples returns the keywords of an intent in the contact's language and of any language, to show at the start.
 func (s *simulator) examples(intent keywords.Intent) []string {
 	words := config.For(s.sa).Keywords.Keywords(intent)
@@ -222,11 +319,26 @@ func orUndefined(s consent.Status) string {
 	return string(s)
 }
 
-func isTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	if !ok {
-		return false
+// history keeps the lines sent for the arrow keys to recall, as a shell does: not empty lines, which are no message,
+// nor a line that is the one before again.
+type history struct {
+	lines []string // the most recent last
+}
+
+var _ term.History = (*history)(nil)
+
+func (h *history) Add(line string) {
+	if strings.TrimSpace(line) == "" || (len(h.lines) > 0 && h.lines[len(h.lines)-1] == line) {
+		return
 	}
-	info, err := f.Stat()
-	return err == nil && info.Mode()&os.ModeCharDevice != 0
+	h.lines = append(h.lines, line)
+}
+
+func (h *history) Len() int        { return len(h.lines) }
+func (h *history) At(i int) string { return h.lines[len(h.lines)-1-i] }
+
+// isTerminal says whether v is a file open on a terminal.
+func isTerminal(v any) bool {
+	f, ok := v.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
