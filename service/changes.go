@@ -119,7 +119,7 @@ func (s *Service) queue(c *contactChange, urn urns.URN, text, template string, c
 // setConsent moves the contact to the status at a request from outside a flow (the API, an import), as a keyword
 // would but without the reply: the fields and the group, the audit row, the webhook, and an opt-out ends the contact's
 // waiting session. It returns whether the status changed.
-func (s *Service) setConsent(ctx context.Context, c *contactChange, target consent.Status, source store.Source, language i18n.Language) (bool, error) {
+func (s *Service) setConsent(ctx context.Context, c *contactChange, target consent.Status, source store.Source, keyword string, language i18n.Language) (bool, error) {
 	previous, err := consent.Apply(ctx, s.eng, c.w.env, c.w.sa, c.contact, target, func(flows.Event) {})
 	if err != nil || previous == target {
 		return false, err
@@ -127,7 +127,7 @@ func (s *Service) setConsent(ctx context.Context, c *contactChange, target conse
 	if target == consent.OptedOut {
 		c.endSession()
 	}
-	return true, s.recordConsent(c, previous, target, "", language, source)
+	return true, s.recordConsent(c, previous, target, keyword, language, source)
 }
 
 // endSession ends the contact's waiting session: no flow goes on talking to a contact who left.

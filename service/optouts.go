@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,24 +13,36 @@ import (
 	"unicode/utf8"
 
 	"github.com/nyaruka/gocommon/i18n"
+	"github.com/nyaruka/gocommon/jsonx"
 	"github.com/nyaruka/gocommon/urns"
 	"github.com/nyaruka/goflow/flows"
 	"github.com/nyaruka/goflow/flows/modifiers"
 
+	"github.com/optout-dev/optout/config"
 	"github.com/optout-dev/optout/consent"
 	"github.com/optout-dev/optout/engine"
 	"github.com/optout-dev/optout/internal/quote"
 	"github.com/optout-dev/optout/internal/sanitize"
+	"github.com/optout-dev/optout/keywords"
 	"github.com/optout-dev/optout/store"
 )
 
-// ConsentRequest is the body of a consent change made through the API.
+// ConsentRequest is the body of a consent change made through the API: by the business (source api, the default),
+// or by a flow of a platform without the plugin that calls the API when a contact says a keyword (source flow), as
+// flows/optout_portable.json does.
 type ConsentRequest struct {
-	Status consent.Status `json:"status"`
+	Status   consent.Status `json:"status"`
+	Keyword  string         `json:"keyword,omitempty"`  // what the contact said, when a keyword made the change
+	Language string         `json:"language,omitempty"` // of the keyword, or the contact's
+	MsgUUID  string         `json:"msg_uuid,omitempty"` // of the message that made the change: sent again, it changes nothing
+	Source   store.Source   `json:"source,omitempty"`
 }
 
-// SetConsent opts a contact out or back in at the business's request, creating the contact if the workspace doesn't
-// know its URN yet. It changes the contact as a keyword would, without the reply, and is audited with source api.
+// SetConsent opts a contact out or back in, creating the contact if the workspace doesn't know its URN yet. It changes
+// the contact as a keyword would, without the reply, audited with the request's source. A keyword is read with the
+// workspace's catalog, so that the audit log and the webhook carry it normalized, with its language, as they would
+// for a keyword the interceptor caught. A request with a message UUID is answered once: the same again gets the same
+// answer and changes nothing, as a flow's webhook call may be retried.
 func (s *Service) SetConsent(ctx context.Context, workspaceID string, rawURN string, req *ConsentRequest) (*ContactView, error) {
 	w, err := s.workspace(ctx, workspaceID)
 	if err != nil {
@@ -39,8 +52,13 @@ func (s *Service) SetConsent(ctx context.Context, workspaceID string, rawURN str
 	if err != nil {
 		return nil, &Error{Kind: Invalid, Field: "urn", Err: err}
 	}
-	if err := checkConsent(req); err != nil {
+	source, keyword, language, err := checkConsent(w.cfg, req)
+	if err != nil {
 		return nil, err
+	}
+	answerKey := ""
+	if req.MsgUUID != "" {
+		answerKey = "consent:" + req.MsgUUID // apart from messages' own UUIDs, which POST .../messages answers
 	}
 
 	unlock, err := s.cluster.LockContact(ctx, w.ID, urn)
@@ -48,27 +66,81 @@ func (s *Service) SetConsent(ctx context.Context, workspaceID string, rawURN str
 		return nil, storeError(err)
 	}
 	defer unlock()
+	if answerKey != "" {
+		if answer, err := s.store.ProcessedMessage(ctx, w.ID, flows.InputUUID(answerKey)); err == nil {
+			return readContactView(answer)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, storeError(err)
+		}
+	}
 
 	contact, lastInbound, err := s.loadContact(ctx, w, urn, "")
 	if err != nil {
 		return nil, err
 	}
 	c := s.begin(w, contact, lastInbound, engine.OriginReply)
-	if _, err := s.setConsent(ctx, c, req.Status, store.SourceAPI, i18n.NilLanguage); err != nil {
+	c.msgUUID = flows.InputUUID(req.MsgUUID)
+	if _, err := s.setConsent(ctx, c, req.Status, source, keyword, language); err != nil {
 		return nil, err
 	}
-	if err := s.commit(ctx, c); err != nil {
+	view := w.view(contact, lastInbound, true)
+	if answerKey != "" {
+		c.change.Message = &store.ProcessedMessage{UUID: flows.InputUUID(answerKey), Response: jsonx.MustMarshal(view)}
+	}
+	if err := s.commit(ctx, c); errors.Is(err, store.ErrConflict) {
+		answer, err := s.store.ProcessedMessage(ctx, w.ID, flows.InputUUID(answerKey))
+		if err != nil {
+			return nil, storeError(err)
+		}
+		return readContactView(answer)
+	} else if err != nil {
 		return nil, err
 	}
-	return w.view(contact, lastInbound, true), nil
+	return view, nil
 }
 
-// checkConsent checks a ConsentRequest.
-func checkConsent(req *ConsentRequest) error {
-	if req.Status != consent.OptedOut && req.Status != consent.OptedIn {
-		return newError(Unprocessable, "status", "%s is not opted_out or opted_in", quote.Q(string(req.Status)))
+// readContactView reads the answer a consent request with a message UUID was given.
+func readContactView(answer []byte) (*ContactView, error) {
+	view := &ContactView{}
+	if err := json.Unmarshal(answer, view); err != nil {
+		return nil, fmt.Errorf("reading a consent request's answer: %w", err)
 	}
-	return nil
+	return view, nil
+}
+
+// checkConsent checks a ConsentRequest, returning its source, and its keyword and language as the audit log keeps
+// them.
+func checkConsent(cfg *config.Config, req *ConsentRequest) (store.Source, string, i18n.Language, error) {
+	source := req.Source
+	switch source {
+	case "":
+		source = store.SourceAPI
+	case store.SourceAPI, store.SourceFlow:
+	default:
+		return "", "", "", newError(Unprocessable, "source", "%s is not api or flow", quote.Q(string(source)))
+	}
+	if req.Status != consent.OptedOut && req.Status != consent.OptedIn {
+		return "", "", "", newError(Unprocessable, "status", "%s is not opted_out or opted_in", quote.Q(string(req.Status)))
+	}
+	if req.MsgUUID != "" && !uuidRegex.MatchString(req.MsgUUID) {
+		return "", "", "", newError(Unprocessable, "msg_uuid", "%s is not a UUID", quote.Q(req.MsgUUID))
+	}
+	language := i18n.Language(req.Language)
+	if language != "" {
+		if _, err := i18n.ParseLanguage(req.Language); err != nil {
+			return "", "", "", newError(Unprocessable, "language", "%s is not an ISO 639-3 code", quote.Q(req.Language))
+		}
+	}
+	keyword := sanitize.Text(req.Keyword)
+	if utf8.RuneCountInString(keyword) > MaxNameLength {
+		return "", "", "", newError(Unprocessable, "keyword", "is longer than %d characters", MaxNameLength)
+	}
+	if keyword != "" {
+		if m := cfg.Keywords.Match(keyword, language); m.Intent != keywords.None {
+			keyword, language = m.Keyword, m.Language
+		}
+	}
+	return source, keyword, language, nil
 }
 
 // OptOutView is an opted-out contact in a listing.
@@ -339,7 +411,7 @@ func (s *Service) importRow(ctx context.Context, w *workspace, change *store.Cha
 		contact.SetLanguage(r.Language)
 	}
 	c := s.begin(w, contact, lastInbound, engine.OriginReply)
-	changed, err := s.setConsent(ctx, c, consent.OptedOut, store.SourceImport, r.Language)
+	changed, err := s.setConsent(ctx, c, consent.OptedOut, store.SourceImport, "", r.Language)
 	if err != nil {
 		return false, err
 	}

@@ -179,3 +179,43 @@ func TestOptOutsCSVIsSafeInASpreadsheet(t *testing.T) {
 		assert.Equal(t, names[i], r.Name)
 	}
 }
+
+// A flow of a platform without the plugin records its contacts' keywords through the consent API: normalized by the
+// workspace's catalog, with source flow, notified, and once per message however often the flow's call is retried.
+func TestConsentFromAFlow(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme", `{"webhook": {"url": "http://127.0.0.1:9/hook", "secret": "a-secret-long-enough"}}`)
+	req := &service.ConsentRequest{Status: "opted_out", Keyword: "  ¡SALIR! ", MsgUUID: "5d76d86b-3bb9-4d5a-b822-c9d86f5d8e41", Source: "flow"}
+
+	first, err := e.svc.SetConsent(e.ctx, "acme", "whatsapp:5511987650001", req)
+	require.NoError(t, err)
+	assert.Equal(t, "opted_out", string(first.OptStatus))
+	events := e.events("acme", "whatsapp:5511987650001")
+	require.Len(t, events, 1)
+	assert.Equal(t, []string{"flow", "salir", "spa", "5d76d86b-3bb9-4d5a-b822-c9d86f5d8e41"},
+		[]string{string(events[0].Source), events[0].Keyword, events[0].Language, string(events[0].MsgUUID)})
+	require.Len(t, e.webhooks("acme"), 1)
+
+	// the flow's call retried after an opt-in made since: the same answer, and nothing changes
+	_, err = e.svc.SetConsent(e.ctx, "acme", "whatsapp:5511987650001", &service.ConsentRequest{Status: "opted_in"})
+	require.NoError(t, err)
+	again, err := e.svc.SetConsent(e.ctx, "acme", "whatsapp:5511987650001", req)
+	require.NoError(t, err)
+	assert.Equal(t, first, again)
+	assert.Len(t, e.events("acme", "whatsapp:5511987650001"), 2)
+	contact, err := e.svc.Contact(e.ctx, "acme", "whatsapp:5511987650001")
+	require.NoError(t, err)
+	assert.Equal(t, "opted_in", string(contact.OptStatus))
+
+	for _, tc := range []struct {
+		req *service.ConsentRequest
+		err string
+	}{
+		{&service.ConsentRequest{Status: "opted_out", Source: "import"}, `source: "import" is not api or flow`},
+		{&service.ConsentRequest{Status: "opted_out", MsgUUID: "1"}, `msg_uuid: "1" is not a UUID`},
+		{&service.ConsentRequest{Status: "opted_out", Language: "portuguese"}, `language: "portuguese" is not an ISO 639-3 code`},
+	} {
+		_, err := e.svc.SetConsent(e.ctx, "acme", "whatsapp:5511987650001", tc.req)
+		assert.EqualError(t, err, tc.err)
+	}
+}
