@@ -42,6 +42,10 @@ type Document struct {
 
 	// Templates gives the category of each template by name, for messages that name a template without one.
 	Templates map[string]string `json:"templates,omitempty"`
+
+	// MarketingOptIn also keeps the contact field marketing_opt_in, false when the contact opts out and true when it
+	// opts back in: Weni's mailroom refuses MARKETING templates to a contact whose marketing_opt_in is false.
+	MarketingOptIn bool `json:"marketing_opt_in,omitempty"`
 }
 
 // KeywordChanges adds words to and removes words from the defaults of one intent, per language ("any" for words
@@ -62,6 +66,7 @@ type Config struct {
 	Keywords          *keywords.Catalog
 	Group             string
 	AllowedCategories []Category
+	MarketingOptIn    bool
 
 	replies   map[keywords.Intent]map[i18n.Language]string // nil for a disabled reply
 	templates map[string]Category
@@ -121,6 +126,7 @@ func (d *Document) Compile() (*Config, error) {
 		AllowedCategories: d.compileAllowedCategories(&p),
 		replies:           d.compileReplies(&p, langs),
 		templates:         d.compileTemplates(&p),
+		MarketingOptIn:    d.MarketingOptIn,
 	}
 
 	// the catalog would only repeat what is wrong with the languages
