@@ -43,6 +43,13 @@ type Document struct {
 	// Templates gives the category of each template by name, for messages that name a template without one.
 	Templates map[string]string `json:"templates,omitempty"`
 
+	// Where and how the workspace's flows run: see Environment.
+	Timezone        string `json:"timezone,omitempty"`
+	DateFormat      string `json:"date_format,omitempty"`
+	TimeFormat      string `json:"time_format,omitempty"`
+	Country         string `json:"country,omitempty"`
+	RedactionPolicy string `json:"redaction_policy,omitempty"`
+
 	// MarketingOptIn also keeps the contact field marketing_opt_in, false when the contact opts out and true when it
 	// opts back in: Weni's mailroom refuses MARKETING templates to a contact whose marketing_opt_in is false.
 	MarketingOptIn bool `json:"marketing_opt_in,omitempty"`
@@ -67,6 +74,7 @@ type Config struct {
 	Group             string
 	AllowedCategories []Category
 	MarketingOptIn    bool
+	Environment       Environment
 
 	replies   map[keywords.Intent]map[i18n.Language]string // nil for a disabled reply
 	templates map[string]Category
@@ -127,6 +135,7 @@ func (d *Document) Compile() (*Config, error) {
 		replies:           d.compileReplies(&p, langs),
 		templates:         d.compileTemplates(&p),
 		MarketingOptIn:    d.MarketingOptIn,
+		Environment:       d.compileEnvironment(&p),
 	}
 
 	// the catalog would only repeat what is wrong with the languages

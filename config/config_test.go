@@ -4,8 +4,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/nyaruka/gocommon/i18n"
+	"github.com/nyaruka/goflow/envs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -105,6 +107,13 @@ func TestParseErrors(t *testing.T) {
 		{`{"group": "   "}`, "group: is blank"},
 		{`{"allowed_categories": ["OTP", "PROMO"]}`, `allowed_categories[1]: unknown category "PROMO" (want CUST_SERVICE or UTILITY, OTP or AUTHENTICATION, MARKETING)`},
 		{`{"templates": {"welcome": ""}}`, "templates.welcome: category is empty"},
+		{`{"timezone": "Brazil/Sao Paulo"}`, `timezone: "Brazil/Sao Paulo" is not an IANA time zone name such as America/Sao_Paulo`},
+		{`{"timezone": "Local"}`, `timezone: "Local" is not an IANA time zone name such as America/Sao_Paulo`},
+		{`{"date_format": "DD/MM/YYYY"}`, `date_format: "DD/MM/YYYY" is not one of [DD-MM-YYYY MM-DD-YYYY YYYY-MM-DD]`},
+		{`{"time_format": "HH:mm"}`, `time_format: "HH:mm" is not one of [tt:mm h:mm aa tt:mm:ss h:mm:ss aa]`},
+		{`{"country": "Brazil"}`, `country: "Brazil" is not an ISO 3166-1 alpha-2 country code such as BR`},
+		{`{"country": "ZZ"}`, `country: "ZZ" is not an ISO 3166-1 alpha-2 country code such as BR`},
+		{`{"redaction_policy": "all"}`, `redaction_policy: "all" is not one of [none urns]`},
 	}
 	for _, tc := range tests {
 		_, err := config.Parse([]byte(tc.input))
@@ -136,4 +145,22 @@ func TestParseCategory(t *testing.T) {
 		assert.NoError(t, err)
 		assert.Equal(t, want, got, in)
 	}
+}
+
+func TestEnvironment(t *testing.T) {
+	env := config.Default.Environment
+	assert.Equal(t, time.UTC, env.Timezone)
+	assert.Equal(t, envs.DateFormatYearMonthDay, env.DateFormat)
+	assert.Equal(t, envs.TimeFormatHourMinute, env.TimeFormat)
+	assert.Equal(t, i18n.NilCountry, env.Country)
+	assert.Equal(t, envs.RedactionPolicyNone, env.RedactionPolicy)
+
+	cfg, err := config.Parse([]byte(`{"timezone": "America/Sao_Paulo", "date_format": "DD-MM-YYYY", "time_format": "h:mm aa", "country": "br", "redaction_policy": "urns"}`))
+	require.NoError(t, err)
+	env = cfg.Environment
+	assert.Equal(t, "America/Sao_Paulo", env.Timezone.String())
+	assert.Equal(t, envs.DateFormatDayMonthYear, env.DateFormat)
+	assert.Equal(t, envs.TimeFormatHourMinuteAmPm, env.TimeFormat)
+	assert.Equal(t, i18n.Country("BR"), env.Country)
+	assert.Equal(t, envs.RedactionPolicyURNs, env.RedactionPolicy)
 }

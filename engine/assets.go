@@ -41,7 +41,15 @@ func NewEnvironment(cfg *config.Config) envs.Environment {
 			langs = append(langs, l)
 		}
 	}
-	return envs.NewBuilder().WithAllowedLanguages(langs...).Build()
+	e := cfg.Environment
+	return envs.NewBuilder().
+		WithAllowedLanguages(langs...).
+		WithTimezone(e.Timezone).
+		WithDateFormat(e.DateFormat).
+		WithTimeFormat(e.TimeFormat).
+		WithDefaultCountry(e.Country).
+		WithRedactionPolicy(e.RedactionPolicy).
+		Build()
 }
 
 type source struct {

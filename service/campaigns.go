@@ -121,10 +121,22 @@ func dueTime(w *workspace, contact *flows.Contact, e *export.CampaignEvent) (tim
 		base = v.Datetime.Native()
 	}
 
-	unit := map[export.OffsetUnit]time.Duration{export.OffsetMinute: time.Minute, export.OffsetHour: time.Hour, export.OffsetDay: 24 * time.Hour, export.OffsetWeek: 7 * 24 * time.Hour}[e.Unit]
-	due := base.UTC().Add(time.Duration(e.Offset) * unit)
+	// offsets in days and weeks are calendar days where the workspace is, and a delivery hour is its local hour, so
+	// that "the day after, at 9:00" is 9:00 there whatever daylight saving time did in between
+	local := base.In(w.cfg.Environment.Timezone)
+	var due time.Time
+	switch e.Unit {
+	case export.OffsetMinute:
+		due = local.Add(time.Duration(e.Offset) * time.Minute)
+	case export.OffsetHour:
+		due = local.Add(time.Duration(e.Offset) * time.Hour)
+	case export.OffsetDay:
+		due = local.AddDate(0, 0, e.Offset)
+	case export.OffsetWeek:
+		due = local.AddDate(0, 0, 7*e.Offset)
+	}
 	if e.DeliveryHour != export.NoDeliveryHour {
-		due = time.Date(due.Year(), due.Month(), due.Day(), e.DeliveryHour, 0, 0, 0, time.UTC)
+		due = time.Date(due.Year(), due.Month(), due.Day(), e.DeliveryHour, 0, 0, 0, due.Location())
 	}
 	return due, true
 }
