@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/nyaruka/goflow/flows"
-	goactions "github.com/nyaruka/goflow/flows/actions"
 	"github.com/nyaruka/goflow/flows/events"
 	"github.com/nyaruka/goflow/flows/triggers"
 
@@ -209,23 +208,12 @@ func (s *Service) runEvent(ctx context.Context, w *workspace, c *export.Campaign
 	return cc.keepSession(session, sprint)
 }
 
-// campaignMessage is what the event sends, for the decision: the first template its flow sends, else free text.
+// campaignMessage is what the event sends, for the decision: its message's free text, or what its flow sends.
 func campaignMessage(w *workspace, e *export.CampaignEvent) engine.Message {
-	msg := engine.Message{Origin: engine.OriginCampaign}
-	if e.Type != export.EventTypeFlow {
-		return msg
-	}
-	flow, err := w.sa.Flows().Get(e.Flow.UUID)
-	if err != nil {
-		return msg
-	}
-	for _, node := range flow.Nodes() {
-		for _, a := range node.Actions() {
-			if send, ok := a.(*goactions.SendMsg); ok && send.Template != nil {
-				msg.Template = send.Template.Name
-				return msg
-			}
+	if e.Type == export.EventTypeFlow {
+		if flow, err := w.sa.Flows().Get(e.Flow.UUID); err == nil {
+			return engine.FlowMessage(flow, engine.OriginCampaign)
 		}
 	}
-	return msg
+	return engine.Message{Origin: engine.OriginCampaign}
 }
