@@ -57,7 +57,9 @@ func New(o Options) http.Handler {
 	admin := func(h handler) http.Handler { return s.handle(h, true) }
 	member := func(h handler) http.Handler { return s.handle(h, false) }
 
+	mux.Handle("GET /v1/workspaces", admin(s.getWorkspaces))
 	mux.Handle("PUT /v1/workspaces/{ws}", admin(s.putWorkspace))
+	mux.Handle("DELETE /v1/workspaces/{ws}", admin(s.deleteWorkspace))
 	mux.Handle("GET /v1/workspaces/{ws}", admin(s.getWorkspace))
 	mux.Handle("POST /v1/workspaces/{ws}/import", member(s.importExport))
 	mux.Handle("POST /v1/workspaces/{ws}/messages", member(s.postMessage))

@@ -359,3 +359,37 @@ func TestWorkspaceLimits(t *testing.T) {
 	status, _, _ = call(t, srv, "POST", "/v1/workspaces/globex/broadcasts", admin, `{"urns": ["whatsapp:5511987650001"], "text": "hi"}`)
 	assert.Equal(t, http.StatusOK, status, "its place is free again")
 }
+
+// The admin lists the workspaces with their counts, and deletes one with all it holds.
+func TestWorkspacesAdmin(t *testing.T) {
+	srv := newServer(t)
+	call(t, srv, "PUT", "/v1/workspaces/acme", admin, `{"name": "Acme", "token": "the-token-of-acme-1"}`)
+	call(t, srv, "PUT", "/v1/workspaces/globex", admin, `{}`)
+	status, body, _ := call(t, srv, "POST", "/v1/workspaces/acme/messages", admin, `{"uuid": "5d76d86b-3bb9-4d5a-b822-c9d86f5d8e41", "urn": "whatsapp:5511987650001", "text": "parar"}`)
+	require.Equal(t, http.StatusOK, status, body)
+
+	status, body, _ = call(t, srv, "GET", "/v1/workspaces", admin, ``)
+	require.Equal(t, http.StatusOK, status, body)
+	var list struct {
+		Results []map[string]any `json:"results"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &list))
+	require.Len(t, list.Results, 2)
+	assert.Equal(t, []any{"acme", "Acme", float64(1), float64(1)}, []any{list.Results[0]["id"], list.Results[0]["name"], list.Results[0]["contacts"], list.Results[0]["opted_out"]})
+	assert.Equal(t, []any{"globex", float64(0)}, []any{list.Results[1]["id"], list.Results[1]["contacts"]})
+
+	status, _, _ = call(t, srv, "GET", "/v1/workspaces", "the-token-of-acme-1", ``)
+	assert.Equal(t, http.StatusForbidden, status, "the admin's only")
+	status, _, _ = call(t, srv, "DELETE", "/v1/workspaces/acme", "the-token-of-acme-1", ``)
+	assert.Equal(t, http.StatusForbidden, status, "the admin's only")
+
+	status, _, _ = call(t, srv, "DELETE", "/v1/workspaces/acme", admin, ``)
+	assert.Equal(t, http.StatusNoContent, status)
+	status, _, _ = call(t, srv, "GET", "/v1/workspaces/acme", admin, ``)
+	assert.Equal(t, http.StatusNotFound, status)
+	status, body, _ = call(t, srv, "DELETE", "/v1/workspaces/acme", admin, ``)
+	assert.Equal(t, http.StatusNotFound, status)
+	assert.Equal(t, `no workspace "acme"`, errorOf(body))
+	status, _, _ = call(t, srv, "GET", "/v1/workspaces/acme/optouts", "the-token-of-acme-1", ``)
+	assert.Equal(t, http.StatusUnauthorized, status, "its token is no one's now")
+}

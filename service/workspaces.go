@@ -377,3 +377,50 @@ func (s *Service) importInto(ctx context.Context, w *workspace, exp *export.Expo
 	result.Flows, result.Fields, result.Groups, result.Triggers, result.Campaigns = len(exp.Flows), len(exp.Fields), len(exp.Groups), len(exp.Triggers), len(exp.Campaigns)
 	return result, nil
 }
+
+// WorkspaceSummary is a workspace in the admin's list of them.
+type WorkspaceSummary struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Contacts  int       `json:"contacts"`
+	OptedOut  int       `json:"opted_out"`
+	CreatedOn time.Time `json:"created_on"`
+}
+
+// Workspaces lists every workspace, by ID, with how many contacts it has and how many of them opted out.
+func (s *Service) Workspaces(ctx context.Context) ([]*WorkspaceSummary, error) {
+	ids, err := s.store.ListWorkspaces(ctx)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	counts, err := s.store.CountContacts(ctx)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	summaries := make([]*WorkspaceSummary, 0, len(ids))
+	for _, id := range ids {
+		ws, err := s.store.GetWorkspace(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted since it was listed
+		} else if err != nil {
+			return nil, storeError(err)
+		}
+		c := counts[id]
+		summaries = append(summaries, &WorkspaceSummary{ID: id, Name: ws.Name, Contacts: c.Contacts, OptedOut: c.OptedOut, CreatedOn: ws.CreatedOn})
+	}
+	return summaries, nil
+}
+
+// DeleteWorkspace deletes the workspace and everything it holds, its audit log included, in one transaction.
+func (s *Service) DeleteWorkspace(ctx context.Context, id string) error {
+	if err := s.store.DeleteWorkspace(ctx, id); errors.Is(err, store.ErrNotFound) {
+		return newError(NotFound, "", "no workspace %s", quote.Q(id))
+	} else if err != nil {
+		return storeError(err)
+	}
+	s.mu.Lock()
+	delete(s.workspaces, id)
+	s.mu.Unlock()
+	s.log.Info("deleted workspace", "workspace", id)
+	return nil
+}

@@ -73,6 +73,10 @@ type Store interface {
 	GetWorkspace(ctx context.Context, id string) (*Workspace, error)
 	// ListWorkspaces returns the IDs of all workspaces, sorted.
 	ListWorkspaces(ctx context.Context) ([]string, error)
+	// CountContacts returns how many contacts each workspace that has any has, and how many of them opted out.
+	CountContacts(ctx context.Context) (map[string]ContactCounts, error)
+	// DeleteWorkspace deletes the workspace and everything it holds, in one transaction, or returns ErrNotFound.
+	DeleteWorkspace(ctx context.Context, id string) error
 	// WorkspaceByToken returns the ID of the workspace whose TokenHash is tokenHash, or ErrNotFound, so that the API
 	// can tell a token of another workspace from a token that is nobody's.
 	WorkspaceByToken(ctx context.Context, tokenHash string) (string, error)
@@ -169,6 +173,12 @@ type Workspace struct {
 	Version       int64  // bumped by every change to the workspace or its assets, so instances know to reload
 	CreatedOn     time.Time
 	UpdatedOn     time.Time
+}
+
+// ContactCounts counts a workspace's contacts.
+type ContactCounts struct {
+	Contacts int
+	OptedOut int
 }
 
 // TriggerKey identifies a trigger among a workspace's triggers: importing a trigger with the same key replaces

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nyaruka/gocommon/jsonx"
+	"github.com/nyaruka/gocommon/uuids"
 	"github.com/nyaruka/goflow/assets"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -330,5 +331,51 @@ func TestCreateGroup(t *testing.T) {
 
 		_, err = s.CreateGroup(t.Context(), "nobody", "Customers")
 		assert.ErrorIs(t, err, ErrNotFound)
+	})
+}
+
+// Deleting a workspace deletes everything it holds, and nothing of another's.
+func TestDeleteWorkspace(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store) {
+		for _, id := range []string{"acme", "globex"} {
+			createWorkspace(t, s, id)
+			_, err := s.CreateGroup(t.Context(), id, "Customers")
+			require.NoError(t, err)
+			ana := newContact("whatsapp:5511987650001", "opted_out", "c5e233f5-4946-4ec9-b1b2-771dc9d71381")
+			bia := newContact("whatsapp:5511987650002", "")
+			event := &WebhookEvent{ID: string(uuids.NewV4()), ContactUUID: ana.UUID, Body: json.RawMessage(`{}`), CreatedOn: at(0)}
+			commit(t, s, &Change{Workspace: id, Message: &ProcessedMessage{UUID: "5d76d86b-3bb9-4d5a-b822-c9d86f5d8e41", Response: json.RawMessage(`{}`)},
+				Contacts: []*Contact{ana, bia}, Session: &Session{UUID: "4f6c2b01-6b4d-4b8f-8a1e-2d3c4b5e6f70", ContactUUID: ana.UUID, Data: json.RawMessage(`{}`)},
+				Consent:  []*ConsentEvent{{ContactUUID: ana.UUID, URN: ana.URN, After: "opted_out", Source: SourceKeyword, OccurredOn: at(0)}},
+				Webhooks: []*WebhookEvent{event}, Outbox: []*OutgoingMsg{{URN: ana.URN, Text: "bye", Source: "reply", CreatedOn: at(0)}}})
+			b := &Broadcast{ID: string(uuids.NewV4()), Workspace: id, Request: json.RawMessage(`{}`), CreatedOn: at(0)}
+			require.NoError(t, s.CreateBroadcast(t.Context(), b))
+			require.NoError(t, s.AddBroadcastBatch(t.Context(), b.ID, []*BroadcastRecipient{{URN: bia.URN, Decision: "send"}}, nil))
+		}
+		counts, err := s.CountContacts(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, map[string]ContactCounts{"acme": {Contacts: 2, OptedOut: 1}, "globex": {Contacts: 2, OptedOut: 1}}, counts)
+
+		require.NoError(t, s.DeleteWorkspace(t.Context(), "acme"))
+		_, err = s.GetWorkspace(t.Context(), "acme")
+		assert.ErrorIs(t, err, ErrNotFound)
+		assert.ErrorIs(t, s.DeleteWorkspace(t.Context(), "acme"), ErrNotFound)
+
+		// nothing of it is left in any table, and the other workspace has all of its own
+		db := s.(*store).db
+		for _, table := range []string{"workspace_assets", "contacts", "contact_groups", "sessions", "processed_messages", "consent_events", "webhook_events", "outbox", "broadcasts"} {
+			for ws, want := range map[string]int{"acme": 0, "globex": 1} {
+				var n int
+				require.NoError(t, db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM "+table+" WHERE workspace = $1", ws).Scan(&n))
+				if want == 0 {
+					assert.Zero(t, n, "%s rows of the deleted workspace", table)
+				} else {
+					assert.NotZero(t, n, "%s rows of the other workspace", table)
+				}
+			}
+		}
+		counts, err = s.CountContacts(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, map[string]ContactCounts{"globex": {Contacts: 2, OptedOut: 1}}, counts)
 	})
 }
