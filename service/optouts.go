@@ -1,6 +1,8 @@
 package service
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -211,13 +213,19 @@ type OptOutRow struct {
 	Name       string
 	Language   i18n.Language
 	OptedOutOn time.Time // zero: now
+	Duplicates int       // other rows of the list with the same contact, which this one stands for
 }
 
-// ReadOptOutsCSV reads an opt-out list, checking every row: the error lists each bad row by its line number, so that
-// one round of fixes is enough. Columns other than those of CSVHeader are ignored.
+// ReadOptOutsCSV reads an opt-out list as people have them: comma- or semicolon-separated (what spreadsheets write in
+// locales whose decimal mark is a comma), with or without a byte order mark, with a urn column (any spelling of a
+// WhatsApp or phone number, scheme in any case) or a phone column of plain numbers, taken as WhatsApp numbers. A
+// contact listed twice is one row, with the latest opted_out_on. Every row is checked: the error lists each bad row
+// by its line number, so that one round of fixes is enough. Columns other than those of CSVHeader are ignored.
 func ReadOptOutsCSV(in io.Reader) ([]*OptOutRow, error) {
-	r := csv.NewReader(in)
-	r.FieldsPerRecord = -1
+	r, err := csvReader(in)
+	if err != nil {
+		return nil, err
+	}
 	header, err := r.Read()
 	if err == io.EOF {
 		return nil, errors.New("line 1: the file is empty: expected a header with a urn column")
@@ -230,8 +238,10 @@ func ReadOptOutsCSV(in io.Reader) ([]*OptOutRow, error) {
 		names[i] = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(name, "\ufeff")))
 		col[names[i]] = i
 	}
-	if _, ok := col["urn"]; !ok {
-		return nil, fmt.Errorf("line 1: the header %s has no urn column", quote.Q(strings.Join(header, ",")))
+	_, hasURN := col["urn"]
+	_, hasPhone := col["phone"]
+	if !hasURN && !hasPhone {
+		return nil, fmt.Errorf("line 1: the header %s has no urn or phone column", quote.Q(strings.Join(header, string(r.Comma))))
 	}
 	get := func(record []string, name string) string {
 		if i, ok := col[name]; ok && i < len(record) {
@@ -242,7 +252,8 @@ func ReadOptOutsCSV(in io.Reader) ([]*OptOutRow, error) {
 
 	var rows []*OptOutRow
 	var problems []string
-	seen := map[urns.URN]int{}
+	byURN := map[urns.URN]*OptOutRow{}
+	now := time.Now()
 	for {
 		record, err := r.Read()
 		if err == io.EOF {
@@ -265,16 +276,22 @@ func ReadOptOutsCSV(in io.Reader) ([]*OptOutRow, error) {
 			problems = append(problems, fmt.Sprintf("line %d: name: is longer than %d characters", line, MaxNameLength))
 			continue
 		}
-		urn, err := parseURN(get(record, "urn"))
+		field, raw := "urn", get(record, "urn")
+		if raw == "" && hasPhone {
+			field, raw = "phone", get(record, "phone")
+			if raw != "" {
+				raw = string(urns.WhatsApp.Prefix) + ":" + raw
+			}
+		}
+		urn, err := parseURN(raw)
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("line %d: urn: %s", line, err))
+			problems = append(problems, fmt.Sprintf("line %d: %s: %s", line, field, err))
 			continue
 		}
-		if first, dup := seen[urn]; dup {
-			problems = append(problems, fmt.Sprintf("line %d: urn: %s is also on line %d", line, urn, first))
+		if urn.Scheme() != urns.WhatsApp.Prefix {
+			problems = append(problems, fmt.Sprintf("line %d: %s: %s is not a WhatsApp or phone number: the workspace's channel is WhatsApp", line, field, quote.Q(raw)))
 			continue
 		}
-		seen[urn] = line
 		row.URN = urn
 		if lang := get(record, "language"); lang != "" {
 			if _, err := i18n.ParseLanguage(lang); err != nil {
@@ -288,7 +305,21 @@ func ReadOptOutsCSV(in io.Reader) ([]*OptOutRow, error) {
 				problems = append(problems, fmt.Sprintf("line %d: opted_out_on: %s is not an RFC 3339 time", line, quote.Q(when)))
 				continue
 			}
+			if row.OptedOutOn.After(now) {
+				problems = append(problems, fmt.Sprintf("line %d: opted_out_on: %s is in the future", line, quote.Q(when)))
+				continue
+			}
 		}
+
+		if first := byURN[urn]; first != nil {
+			// the list has the contact twice: it opted out when the latest row says, as it is still out
+			first.Duplicates++
+			if !first.OptedOutOn.IsZero() && (row.OptedOutOn.IsZero() || row.OptedOutOn.After(first.OptedOutOn)) {
+				first.OptedOutOn = row.OptedOutOn // the zero time is now, the latest of all
+			}
+			continue
+		}
+		byURN[urn] = row
 		rows = append(rows, row)
 	}
 	if len(problems) > 0 {
@@ -318,6 +349,24 @@ func fromText(field string) string {
 	return field
 }
 
+// csvReader reads a CSV file separated by commas or by semicolons, whichever its first line has more of.
+func csvReader(in io.Reader) (*csv.Reader, error) {
+	buffered := bufio.NewReader(in)
+	first, err := buffered.Peek(64 << 10)
+	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
+		return nil, err
+	}
+	if i := bytes.IndexByte(first, '\n'); i >= 0 {
+		first = first[:i]
+	}
+	r := csv.NewReader(buffered)
+	if bytes.Count(first, []byte(";")) > bytes.Count(first, []byte(",")) {
+		r.Comma = ';'
+	}
+	r.FieldsPerRecord = -1
+	return r, nil
+}
+
 // maxListedProblems is how many bad rows an import lists: enough for a round of fixes, not a wall of text.
 const maxListedProblems = 100
 
@@ -342,6 +391,7 @@ func checkFields(record, names []string) string {
 // OptOutImportResult counts what an opt-out import did.
 type OptOutImportResult struct {
 	Rows       int `json:"rows"`
+	Duplicates int `json:"duplicates"`   // rows of a contact listed before in the file
 	OptedOut   int `json:"opted_out"`    // contacts whose status changed
 	Unchanged  int `json:"unchanged"`    // already opted out
 	NewContact int `json:"new_contacts"` // URNs the workspace didn't know
@@ -356,6 +406,10 @@ func (s *Service) ImportOptOuts(ctx context.Context, workspaceID string, rows []
 		return nil, err
 	}
 	result := &OptOutImportResult{Rows: len(rows)}
+	for _, r := range rows {
+		result.Rows += r.Duplicates
+		result.Duplicates += r.Duplicates
+	}
 	change := &store.Change{Workspace: w.ID}
 
 	for start := 0; start < len(rows); start += BatchSize {
