@@ -269,6 +269,9 @@ func writeRaw(w http.ResponseWriter, status int, data []byte) {
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
+	if rec, ok := w.(*statusRecorder); ok {
+		rec.reason = msg
+	}
 	data, _ := json.Marshal(map[string]string{"error": msg})
 	writeRaw(w, status, data)
 }
@@ -286,7 +289,11 @@ func (s *server) logged(next http.Handler) http.Handler {
 				s.log.Error("panic handling request", "method", r.Method, "path", r.URL.Path, "panic", p)
 				writeError(rec, http.StatusInternalServerError, "internal error")
 			}
-			s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "elapsed_ms", time.Since(start).Milliseconds())
+			attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.status, "elapsed_ms", time.Since(start).Milliseconds()}
+			if rec.status >= 400 && rec.status < 500 {
+				attrs = append(attrs, "reason", rec.reason) // what the client was told, for whoever reads the log
+			}
+			s.log.Info("request", attrs...)
 		}()
 		next.ServeHTTP(rec, r)
 	})
@@ -295,6 +302,7 @@ func (s *server) logged(next http.Handler) http.Handler {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	reason string // the error the response carries
 }
 
 func (r *statusRecorder) WriteHeader(status int) {

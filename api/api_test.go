@@ -33,12 +33,17 @@ func newServer(t *testing.T) *httptest.Server {
 
 // newLimitedServer serves the API with the limits, over a store whose broadcasts the test can hold in flight.
 func newLimitedServer(t *testing.T, limits api.Limits) (*httptest.Server, *holdingStore) {
+	return newLoggingServer(t, limits, io.Discard)
+}
+
+// newLoggingServer is newLimitedServer, logging in JSON to logs.
+func newLoggingServer(t *testing.T, limits api.Limits, logs io.Writer) (*httptest.Server, *holdingStore) {
 	ctx := context.Background()
 	st, err := store.Open(ctx, t.TempDir())
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 	held := &holdingStore{Store: st}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.NewJSONHandler(logs, nil))
 	coord, err := cluster.New("", st, log)
 	require.NoError(t, err)
 
@@ -392,4 +397,90 @@ func TestWorkspacesAdmin(t *testing.T) {
 	assert.Equal(t, `no workspace "acme"`, errorOf(body))
 	status, _, _ = call(t, srv, "GET", "/v1/workspaces/acme/optouts", "the-token-of-acme-1", ``)
 	assert.Equal(t, http.StatusUnauthorized, status, "its token is no one's now")
+}
+
+// A request answered with a 4xx is logged with the reason the client was told, and bulk work logs one line with its
+// counts; every duration is elapsed_ms.
+func TestLogs(t *testing.T) {
+	var logs syncBuffer
+	srv, _ := newLoggingServer(t, api.Limits{}, &logs)
+	call(t, srv, "PUT", "/v1/workspaces/acme", admin, `{}`)
+	call(t, srv, "POST", "/v1/workspaces/acme/broadcasts", admin, `{"urns": ["whatsapp:5511987650001"], "text": "hi"}`)
+	call(t, srv, "POST", "/v1/workspaces/acme/broadcasts", admin, `{"urns": ["nope"], "text": "hi"}`)
+
+	var lines []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var entry map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &entry), line)
+		lines = append(lines, entry)
+		for key := range entry {
+			assert.False(t, strings.Contains(key, "elapsed") && key != "elapsed_ms", "a duration logged as %s", key)
+		}
+	}
+	find := func(msg string, status float64) map[string]any {
+		for _, l := range lines {
+			if l["msg"] == msg && (status == 0 || l["status"] == status) {
+				return l
+			}
+		}
+		return nil
+	}
+	bad := find("request", 422)
+	require.NotNil(t, bad, "%s", logs.String())
+	assert.Equal(t, `urns[0]: "nope" is not a valid URN: path cannot be empty`, bad["reason"])
+	assert.NotContains(t, find("request", 200), "reason")
+	broadcast := find("broadcast", 0)
+	require.NotNil(t, broadcast)
+	assert.Equal(t, []any{"acme", float64(1), float64(0), float64(1)}, []any{broadcast["workspace"], broadcast["total"], broadcast["sent"], broadcast["skipped_window_closed"]})
+	assert.Contains(t, broadcast, "elapsed_ms")
+}
+
+// syncBuffer is a buffer that a server's goroutines log into while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// A new workspace starts at version 1, and PUT and GET show the configuration in effect, defaults filled in.
+func TestWorkspaceShowsConfigurationInEffect(t *testing.T) {
+	srv := newServer(t)
+	status, body, _ := call(t, srv, "PUT", "/v1/workspaces/acme", admin, `{"languages": ["spa", "por"], "default_language": "spa"}`)
+	require.Equal(t, http.StatusCreated, status, body)
+	var ws map[string]any
+	require.NoError(t, json.Unmarshal([]byte(body), &ws))
+	assert.Equal(t, float64(1), ws["version"])
+	assert.Equal(t, "spa", ws["default_language"])
+	assert.Equal(t, []any{"spa", "por"}, ws["languages"])
+	assert.Equal(t, "Opted Out", ws["group"])
+	assert.Equal(t, []any{"CUST_SERVICE", "OTP"}, ws["allowed_categories"])
+	assert.Equal(t, "UTC", ws["timezone"])
+	assert.NotNil(t, ws["replies"])
+
+	// what GET shows, PUT back, changes nothing but the version
+	_, shown, _ := call(t, srv, "GET", "/v1/workspaces/acme", admin, ``)
+	var again map[string]any
+	require.NoError(t, json.Unmarshal([]byte(shown), &again))
+	for _, key := range []string{"id", "version", "created_on", "updated_on", "has_token"} {
+		delete(again, key)
+	}
+	putBack, _ := json.Marshal(again)
+	status, body, _ = call(t, srv, "PUT", "/v1/workspaces/acme", admin, string(putBack))
+	require.Equal(t, http.StatusOK, status, body)
+	require.NoError(t, json.Unmarshal([]byte(body), &again))
+	assert.Equal(t, float64(2), again["version"])
+	for _, key := range []string{"default_language", "languages", "group", "allowed_categories", "replies", "timezone"} {
+		assert.Equal(t, ws[key], again[key], key)
+	}
 }

@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -380,4 +381,34 @@ func mustCompile(d *Document) *Config {
 		panic(err)
 	}
 	return cfg
+}
+
+// InEffect returns the document with what it leaves to the defaults filled in from c, its compiled configuration:
+// the configuration in effect, which reads the same compiled again. Keywords stay the changes the document makes,
+// as that is what a document says of them.
+func (d *Document) InEffect(c *Config) Document {
+	e := *d
+	e.DefaultLanguage = c.Keywords.DefaultLanguage()
+	e.Languages = c.Keywords.Languages()
+	e.Group = c.Group
+	e.AllowedCategories = make([]string, len(c.AllowedCategories))
+	for i, cat := range c.AllowedCategories {
+		e.AllowedCategories[i] = string(cat)
+	}
+	e.Templates = make(map[string]string, len(c.templates))
+	for name, cat := range c.templates {
+		e.Templates[name] = string(cat)
+	}
+	e.Replies = make(map[keywords.Intent]*ReplySettings, 2)
+	for _, intent := range []keywords.Intent{keywords.OptOut, keywords.OptIn} {
+		texts, enabled := c.replies[intent], c.replies[intent] != nil
+		if !enabled && d.Replies[intent] != nil {
+			texts = d.Replies[intent].Texts
+		}
+		e.Replies[intent] = &ReplySettings{Enabled: &enabled, Texts: maps.Clone(texts)}
+	}
+	env := c.Environment
+	e.Timezone, e.DateFormat, e.TimeFormat = env.Timezone.String(), string(env.DateFormat), string(env.TimeFormat)
+	e.Country, e.RedactionPolicy = string(env.Country), string(env.RedactionPolicy)
+	return e
 }

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -163,4 +164,43 @@ func TestEnvironment(t *testing.T) {
 	assert.Equal(t, envs.TimeFormatHourMinuteAmPm, env.TimeFormat)
 	assert.Equal(t, i18n.Country("BR"), env.Country)
 	assert.Equal(t, envs.RedactionPolicyURNs, env.RedactionPolicy)
+}
+
+// The configuration in effect fills in every default, and compiles to the same configuration.
+func TestInEffect(t *testing.T) {
+	for _, input := range []string{`{}`, `{"default_language": "spa", "languages": ["spa", "eng"], "group": "Fora", "allowed_categories": [],
+		"templates": {"promo": "marketing"}, "replies": {"opt_in": {"enabled": false}}, "timezone": "America/Sao_Paulo", "country": "BR",
+		"keywords": {"opt_out": {"add": {"spa": ["baja"]}}}}`} {
+		doc := &config.Document{}
+		require.NoError(t, json.Unmarshal([]byte(input), doc))
+		cfg, err := doc.Compile()
+		require.NoError(t, err)
+		effective := doc.InEffect(cfg)
+
+		again, err := effective.Compile()
+		require.NoError(t, err, input)
+		assert.Equal(t, effective, effective.InEffect(again), input)
+		assert.NotEmpty(t, effective.DefaultLanguage)
+		assert.NotEmpty(t, effective.Languages)
+		assert.NotEmpty(t, effective.Group)
+		assert.NotNil(t, effective.AllowedCategories)
+		assert.Len(t, effective.Replies, 2)
+		assert.NotEmpty(t, effective.Timezone)
+		assert.Equal(t, cfg.Keywords.Match("baja", "spa"), again.Keywords.Match("baja", "spa"))
+	}
+
+	doc := &config.Document{}
+	cfg, err := doc.Compile()
+	require.NoError(t, err)
+	data, err := json.Marshal(doc.InEffect(cfg))
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"default_language": "por", "languages": ["por", "spa", "eng"], "group": "Opted Out",
+		"allowed_categories": ["CUST_SERVICE", "OTP"], "timezone": "UTC", "date_format": "YYYY-MM-DD", "time_format": "tt:mm",
+		"redaction_policy": "none", "replies": {
+		"opt_out": {"enabled": true, "texts": {"por": "Seu pedido para sair da conversa foi atendido. Favor enviar #voltar para retornar!",
+			"spa": "Tu solicitud de abandonar la conversación se cumplió. ¡Envíe #volver para regresar!",
+			"eng": "Your request to leave the conversation has been fulfilled. Please send #start to come back!"}},
+		"opt_in": {"enabled": true, "texts": {"por": "Seu pedido de retornar à conversa foi atendido! Bem vindo de volta!",
+			"spa": "Se ha concedido su solicitud para volver a la conversación! Bienvenido de nuevo!",
+			"eng": "Your request to return to the conversation has been fulfilled! Welcome back!"}}}}`, string(data))
 }

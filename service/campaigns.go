@@ -63,7 +63,15 @@ func (s *Service) FireCampaigns(ctx context.Context, now time.Time) error {
 }
 
 // fireEvent streams the campaign's group in batches and fires the event for each member it is due for.
+// It logs one line with what it decided, when it fired for anyone.
 func (s *Service) fireEvent(ctx context.Context, w *workspace, c *export.Campaign, e *export.CampaignEvent, now time.Time) error {
+	started := time.Now()
+	tally := &decisionTally{}
+	defer func() {
+		if tally.total() > 0 {
+			s.log.Info("fired campaign event", append([]any{"workspace", w.ID, "campaign", c.UUID, "event", e.UUID, "elapsed_ms", time.Since(started).Milliseconds()}, tally.attrs()...)...)
+		}
+	}()
 	for after := int64(0); ; {
 		members, err := s.store.GroupContacts(ctx, w.ID, c.Group.UUID, after, BatchSize)
 		if err != nil || len(members) == 0 {
@@ -89,8 +97,12 @@ func (s *Service) fireEvent(ctx context.Context, w *workspace, c *export.Campaig
 				return err
 			}
 			if due, ok := dueTime(w, contact, e); ok && !due.After(now) && now.Sub(due) <= CampaignLookback {
-				if err := s.fire(ctx, w, c, e, m, now); err != nil {
+				d, fired, err := s.fire(ctx, w, c, e, m, now)
+				if err != nil {
 					return err
+				}
+				if fired {
+					tally.add(d)
 				}
 			}
 		}
@@ -141,16 +153,16 @@ func dueTime(w *workspace, contact *flows.Contact, e *export.CampaignEvent) (tim
 }
 
 // fire fires the event for one contact under its lock, re-reading it so that nothing it said meanwhile is lost.
-func (s *Service) fire(ctx context.Context, w *workspace, c *export.Campaign, e *export.CampaignEvent, member *store.Contact, now time.Time) error {
+func (s *Service) fire(ctx context.Context, w *workspace, c *export.Campaign, e *export.CampaignEvent, member *store.Contact, now time.Time) (engine.Decision, bool, error) {
 	unlock, err := s.cluster.LockContact(ctx, w.ID, member.URN)
 	if err != nil {
-		return storeError(err)
+		return engine.Decision{}, false, storeError(err)
 	}
 	defer unlock()
 
 	contact, lastInbound, err := s.loadContact(ctx, w, member.URN, "")
 	if err != nil {
-		return err
+		return engine.Decision{}, false, err
 	}
 	d := engine.Decide(w.cfg, consent.StatusOf(w.sa, contact), lastInbound, now, campaignMessage(w, e))
 	cc := s.begin(w, contact, lastInbound, engine.OriginCampaign)
@@ -158,16 +170,16 @@ func (s *Service) fire(ctx context.Context, w *workspace, c *export.Campaign, e 
 
 	if d.Send {
 		if err := s.runEvent(ctx, w, c, e, cc); err != nil {
-			return err
+			return d, false, err
 		}
 	}
 	if err := s.commit(ctx, cc); errors.Is(err, store.ErrConflict) {
-		return nil // another instance fired it first
+		return d, false, nil // another instance fired it first
 	} else if err != nil {
-		return err
+		return d, false, err
 	}
 	s.decisions.Inc(string(engine.OriginCampaign), decisionName(d), string(d.Reason))
-	return nil
+	return d, true, nil
 }
 
 // runEvent sends the event's message, or starts its flow as its start mode says.

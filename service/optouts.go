@@ -405,6 +405,7 @@ func (s *Service) ImportOptOuts(ctx context.Context, workspaceID string, rows []
 	if err != nil {
 		return nil, err
 	}
+	started := time.Now()
 	result := &OptOutImportResult{Rows: len(rows)}
 	for _, r := range rows {
 		result.Rows += r.Duplicates
@@ -451,6 +452,8 @@ func (s *Service) ImportOptOuts(ctx context.Context, workspaceID string, rows []
 	if err := s.write(ctx, change); err != nil {
 		return nil, err
 	}
+	s.log.Info("imported opt-outs", "workspace", w.ID, "rows", result.Rows, "duplicates", result.Duplicates, "opted_out", result.OptedOut,
+		"unchanged", result.Unchanged, "new_contacts", result.NewContact, "elapsed_ms", time.Since(started).Milliseconds())
 	return result, nil
 }
 

@@ -64,11 +64,11 @@ type Store interface {
 	// Ping checks that the database answers, for the health check.
 	Ping(ctx context.Context) error
 
-	// PutWorkspace creates the workspace or updates it, bumping its version either way, and creates the groups named
-	// in groups that the workspace doesn't have yet (with new UUIDs), all in one transaction. A TokenHash that another
-	// workspace has is ErrTokenInUse, and nothing is written. It returns whether the
-	// workspace was created, and sets ws's Version, CreatedOn and UpdatedOn to what it wrote.
-	PutWorkspace(ctx context.Context, ws *Workspace, groups []string) (bool, error)
+	// PutWorkspace creates the workspace, with the initial assets and at version 1, or updates it, bumping its
+	// version, and creates the groups named in groups that the workspace doesn't have yet (with new UUIDs), all in one
+	// transaction. A TokenHash that another workspace has is ErrTokenInUse, and nothing is written. It returns whether
+	// the workspace was created, and sets ws's Version, CreatedOn and UpdatedOn to what it wrote.
+	PutWorkspace(ctx context.Context, ws *Workspace, groups []string, initial *export.Export) (bool, error)
 	// GetWorkspace returns the workspace, or ErrNotFound.
 	GetWorkspace(ctx context.Context, id string) (*Workspace, error)
 	// ListWorkspaces returns the IDs of all workspaces, sorted.

@@ -29,8 +29,8 @@ ON CONFLICT (id) DO UPDATE
 const sqlSelectGroupNames = `SELECT name FROM workspace_assets WHERE workspace = $1 AND kind = 'group'`
 
 // PutWorkspace sets ws's Version, CreatedOn and UpdatedOn to what it wrote. Groups are matched by name as goflow
-// finds them, ignoring case.
-func (s *store) PutWorkspace(ctx context.Context, ws *Workspace, groups []string) (bool, error) {
+// finds them, ignoring case, after the initial assets are in.
+func (s *store) PutWorkspace(ctx context.Context, ws *Workspace, groups []string, initial *export.Export) (bool, error) {
 	now := time.Now()
 	var version int64
 	var createdOn, updatedOn time.Time
@@ -40,6 +40,11 @@ func (s *store) PutWorkspace(ctx context.Context, ws *Workspace, groups []string
 		row := tx.QueryRowContext(ctx, sqlUpsertWorkspace, ws.ID, ws.Name, dbJSON(ws.Config), ws.WebhookURL, ws.WebhookSecret, ws.TokenHash, dbTime(now))
 		if err := row.Scan(&version, scanTime(&createdOn), scanTime(&updatedOn)); err != nil {
 			return err
+		}
+		if version == 1 && initial != nil {
+			if err := s.putAssets(ctx, tx, ws.ID, initial); err != nil {
+				return err
+			}
 		}
 		_, err := s.createGroups(ctx, tx, ws.ID, groups)
 		return err

@@ -27,7 +27,7 @@ func TestPutWorkspace(t *testing.T) {
 			WebhookSecret: "sekret",
 			TokenHash:     strings.Repeat("ab", 32),
 		}
-		created, err := s.PutWorkspace(t.Context(), ws, []string{"Sin Mensajes"})
+		created, err := s.PutWorkspace(t.Context(), ws, []string{"Sin Mensajes"}, nil)
 		require.NoError(t, err)
 		assert.True(t, created)
 		assert.Equal(t, int64(1), ws.Version)
@@ -42,7 +42,7 @@ func TestPutWorkspace(t *testing.T) {
 
 		// updating bumps the version, and keeps when it was created
 		ws2 := &Workspace{ID: "acme", Name: "Acme Inc", WebhookURL: "https://acme.example.com/v2"}
-		created, err = s.PutWorkspace(t.Context(), ws2, []string{"sin mensajes", "Opted Out", "Opted Out"})
+		created, err = s.PutWorkspace(t.Context(), ws2, []string{"sin mensajes", "Opted Out", "Opted Out"}, nil)
 		require.NoError(t, err)
 		assert.False(t, created)
 		assert.Equal(t, int64(2), ws2.Version)
@@ -64,9 +64,9 @@ func TestPutWorkspace(t *testing.T) {
 		assert.NotEqual(t, exp.Groups[0].UUID, exp.Groups[1].UUID)
 		assert.Len(t, exp.Groups[0].UUID, 36)
 
-		_, err = s.PutWorkspace(t.Context(), &Workspace{ID: "zeta", Name: "Zeta"}, nil)
+		_, err = s.PutWorkspace(t.Context(), &Workspace{ID: "zeta", Name: "Zeta"}, nil, nil)
 		require.NoError(t, err)
-		_, err = s.PutWorkspace(t.Context(), &Workspace{ID: "Beta", Name: "Beta"}, nil)
+		_, err = s.PutWorkspace(t.Context(), &Workspace{ID: "Beta", Name: "Beta"}, nil, nil)
 		require.NoError(t, err)
 		ids, err := s.ListWorkspaces(t.Context())
 		require.NoError(t, err)
@@ -80,9 +80,9 @@ func TestPutWorkspace(t *testing.T) {
 func TestWorkspaceByToken(t *testing.T) {
 	eachStore(t, func(t *testing.T, s Store) {
 		hash := strings.Repeat("ab", 32)
-		_, err := s.PutWorkspace(t.Context(), &Workspace{ID: "acme", TokenHash: hash}, nil)
+		_, err := s.PutWorkspace(t.Context(), &Workspace{ID: "acme", TokenHash: hash}, nil, nil)
 		require.NoError(t, err)
-		_, err = s.PutWorkspace(t.Context(), &Workspace{ID: "tokenless"}, nil)
+		_, err = s.PutWorkspace(t.Context(), &Workspace{ID: "tokenless"}, nil, nil)
 		require.NoError(t, err)
 
 		id, err := s.WorkspaceByToken(t.Context(), hash)
@@ -238,19 +238,19 @@ func orEmpty[T any](items []T) []T {
 func TestTokenIsOneWorkspaces(t *testing.T) {
 	eachStore(t, func(t *testing.T, s Store) {
 		acme := &Workspace{ID: "acme", Name: "Acme", TokenHash: "hash-of-a-token"}
-		_, err := s.PutWorkspace(t.Context(), acme, nil)
+		_, err := s.PutWorkspace(t.Context(), acme, nil, nil)
 		require.NoError(t, err)
-		_, err = s.PutWorkspace(t.Context(), &Workspace{ID: "other", Name: "Other", TokenHash: "hash-of-a-token"}, nil)
+		_, err = s.PutWorkspace(t.Context(), &Workspace{ID: "other", Name: "Other", TokenHash: "hash-of-a-token"}, nil, nil)
 		assert.ErrorIs(t, err, ErrTokenInUse)
 		_, err = s.GetWorkspace(t.Context(), "other")
 		assert.ErrorIs(t, err, ErrNotFound, "nothing of the refused put was written")
-		_, err = s.PutWorkspace(t.Context(), acme, nil)
+		_, err = s.PutWorkspace(t.Context(), acme, nil, nil)
 		assert.NoError(t, err, "a workspace may be put again with its own token")
 
 		errs := make(chan error, 8)
 		for i := range cap(errs) {
 			go func() {
-				_, err := s.PutWorkspace(t.Context(), &Workspace{ID: fmt.Sprintf("racer-%d", i), TokenHash: "hash-of-a-raced-token"}, nil)
+				_, err := s.PutWorkspace(t.Context(), &Workspace{ID: fmt.Sprintf("racer-%d", i), TokenHash: "hash-of-a-raced-token"}, nil, nil)
 				errs <- err
 			}()
 		}
@@ -289,7 +289,7 @@ func TestMigrationTakesSharedTokens(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, hash, ws.TokenHash, id)
 		}
-		_, err := s.PutWorkspace(t.Context(), &Workspace{ID: "d", TokenHash: "own"}, nil)
+		_, err := s.PutWorkspace(t.Context(), &Workspace{ID: "d", TokenHash: "own"}, nil, nil)
 		assert.ErrorIs(t, err, ErrTokenInUse)
 	})
 }
