@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/nyaruka/gocommon/uuids"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -38,6 +39,11 @@ func newLimitedServer(t *testing.T, limits api.Limits) (*httptest.Server, *holdi
 
 // newLoggingServer is newLimitedServer, logging in JSON to logs.
 func newLoggingServer(t *testing.T, limits api.Limits, logs io.Writer) (*httptest.Server, *holdingStore) {
+	return newServerWith(t, logs, func(o *api.Options) { o.Limits = limits })
+}
+
+// newServerWith serves the API with the options that configure sets, logging in JSON to logs.
+func newServerWith(t *testing.T, logs io.Writer, configure func(*api.Options)) (*httptest.Server, *holdingStore) {
 	ctx := context.Background()
 	st, err := store.Open(ctx, t.TempDir())
 	require.NoError(t, err)
@@ -49,12 +55,14 @@ func newLoggingServer(t *testing.T, limits api.Limits, logs io.Writer) (*httptes
 
 	registry := &metrics.Registry{}
 	svc := service.New(service.Options{Store: held, Cluster: coord, Policy: &webhook.Policy{AllowPrivate: true}, Metrics: registry, Log: log})
-	srv := httptest.NewServer(api.New(api.Options{
-		Service: svc, AdminToken: admin, Metrics: registry, Log: log, Limits: limits,
+	options := api.Options{
+		Service: svc, AdminToken: admin, Metrics: registry, Log: log,
 		Health: func(ctx context.Context) map[string]string {
 			return map[string]string{"store": "ok", "redis": "not configured"}
 		},
-	}))
+	}
+	configure(&options)
+	srv := httptest.NewServer(api.New(options))
 	t.Cleanup(srv.Close)
 	return srv, held
 }
@@ -207,17 +215,60 @@ func TestBodyLimit(t *testing.T) {
 	assert.Equal(t, http.StatusRequestEntityTooLarge, status)
 	assert.Equal(t, "the request body is larger than 1048576 bytes", errorOf(body))
 
-	// without a Content-Length, the limit applies while reading, a document or a request decoded as it is read
-	for _, path := range []string{"/v1/workspaces/acme/import", "/v1/workspaces/acme/messages"} {
-		req, err := http.NewRequest("POST", srv.URL+path, io.MultiReader(bytes.NewReader([]byte(big))))
-		require.NoError(t, err)
-		req.ContentLength = -1
-		req.Header.Set("Authorization", "Bearer "+admin)
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		resp.Body.Close()
-		assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, path)
+	// without a Content-Length, the limit applies while reading
+	req, err := http.NewRequest("POST", srv.URL+"/v1/workspaces/acme/messages", io.MultiReader(bytes.NewReader([]byte(big))))
+	require.NoError(t, err)
+	req.ContentLength = -1
+	req.Header.Set("Authorization", "Bearer "+admin)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+}
+
+// Exports of real workspaces are often over 1 MiB: an import reads up to 32 MiB, or what the host configures.
+func TestImportSizeLimit(t *testing.T) {
+	srv, _ := newServerWith(t, io.Discard, func(o *api.Options) { o.MaxImportSize = 3 << 20 })
+	call(t, srv, "PUT", "/v1/workspaces/acme", admin, `{}`)
+
+	large := largeExport(t, 1<<20+1)
+	status, body, _ := call(t, srv, "POST", "/v1/workspaces/acme/import", admin, string(large))
+	require.Equal(t, http.StatusOK, status, "%.300s", body)
+	var result map[string]any
+	require.NoError(t, json.Unmarshal([]byte(body), &result))
+	assert.Greater(t, result["flows"], float64(100))
+
+	status, body, _ = call(t, srv, "POST", "/v1/workspaces/acme/import", admin, string(largeExport(t, 3<<20+1)))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, status)
+	assert.Equal(t, "the request body is larger than 3145728 bytes", errorOf(body))
+
+	// and without a Content-Length, while reading it
+	req, err := http.NewRequest("POST", srv.URL+"/v1/workspaces/acme/import", io.MultiReader(bytes.NewReader(largeExport(t, 3<<20+1))))
+	require.NoError(t, err)
+	req.ContentLength = -1
+	req.Header.Set("Authorization", "Bearer "+admin)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+
+	// every other endpoint keeps 1 MiB
+	status, _, _ = call(t, srv, "POST", "/v1/workspaces/acme/broadcasts", admin, string(large))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, status)
+}
+
+// largeExport is an export of as many copies of a small flow, each its own, as make it at least size bytes.
+func largeExport(t *testing.T, size int) []byte {
+	var flows []string
+	total := 0
+	for i := 0; total < size; i++ {
+		flow := fmt.Sprintf(`{"uuid": "%s", "name": "Flow %d", "spec_version": "13.0.0", "language": "eng", "type": "messaging",
+			"nodes": [{"uuid": "%s", "actions": [{"uuid": "%s", "type": "send_msg", "text": "%s"}], "exits": [{"uuid": "%s"}]}]}`,
+			uuids.NewV4(), i, uuids.NewV4(), uuids.NewV4(), strings.Repeat("Olá! ", 1000), uuids.NewV4())
+		flows = append(flows, flow)
+		total += len(flow)
 	}
+	return []byte(`{"version": "13", "flows": [` + strings.Join(flows, ",") + `]}`)
 }
 
 func TestOptOutsCSV(t *testing.T) {
