@@ -276,20 +276,9 @@ func ReadOptOutsCSV(in io.Reader) ([]*OptOutRow, error) {
 			problems = append(problems, fmt.Sprintf("line %d: name: is longer than %d characters", line, MaxNameLength))
 			continue
 		}
-		field, raw := "urn", get(record, "urn")
-		if raw == "" && hasPhone {
-			field, raw = "phone", get(record, "phone")
-			if raw != "" {
-				raw = string(urns.WhatsApp.Prefix) + ":" + raw
-			}
-		}
-		urn, err := parseURN(raw)
+		urn, field, err := rowURN(get(record, "urn"), get(record, "phone"))
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("line %d: %s: %s", line, field, err))
-			continue
-		}
-		if urn.Scheme() != urns.WhatsApp.Prefix {
-			problems = append(problems, fmt.Sprintf("line %d: %s: %s is not a WhatsApp or phone number: the workspace's channel is WhatsApp", line, field, quote.Q(raw)))
 			continue
 		}
 		row.URN = urn
@@ -323,11 +312,7 @@ func ReadOptOutsCSV(in io.Reader) ([]*OptOutRow, error) {
 		rows = append(rows, row)
 	}
 	if len(problems) > 0 {
-		listed := problems[:min(len(problems), maxListedProblems)]
-		if more := len(problems) - len(listed); more > 0 {
-			listed = append(listed, fmt.Sprintf("... and %d more bad rows", more))
-		}
-		return nil, fmt.Errorf("%d bad rows, nothing imported:\n%s", len(problems), strings.Join(listed, "\n"))
+		return nil, badRows(problems)
 	}
 	return rows, nil
 }

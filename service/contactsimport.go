@@ -1,0 +1,305 @@
+package service
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nyaruka/gocommon/i18n"
+	"github.com/nyaruka/gocommon/urns"
+	"github.com/nyaruka/gocommon/uuids"
+	"github.com/nyaruka/goflow/assets"
+	"github.com/nyaruka/goflow/flows"
+	"github.com/nyaruka/goflow/flows/modifiers"
+
+	"github.com/optout-dev/optout/consent"
+	"github.com/optout-dev/optout/engine"
+	"github.com/optout-dev/optout/export"
+	"github.com/optout-dev/optout/internal/quote"
+	"github.com/optout-dev/optout/internal/sanitize"
+	"github.com/optout-dev/optout/store"
+)
+
+// ContactRow is a row of a contact list being imported.
+type ContactRow struct {
+	Line     int
+	URN      urns.URN
+	Name     string
+	Language i18n.Language
+	Groups   []string          // to add the contact to
+	Fields   map[string]string // by key: the values to set
+}
+
+// fieldColumn is the prefix of a column that sets a contact field, as RapidPro's contact imports name them.
+const fieldColumn = "field:"
+
+// ReadContactsCSV reads a contact list: a urn (or phone) column, and name, language, group or groups (names separated
+// by commas or semicolons) and field:KEY columns, as many as needed; separated by commas or semicolons. Every row is
+// checked, and the error lists each bad one by its line number. A contact listed twice is refused: unlike an opt-out,
+// which two rows can only agree on, two rows of one contact can say two things.
+func ReadContactsCSV(in io.Reader) ([]*ContactRow, error) {
+	r, err := csvReader(in)
+	if err != nil {
+		return nil, err
+	}
+	header, err := r.Read()
+	if err == io.EOF {
+		return nil, errors.New("line 1: the file is empty: expected a header with a urn column")
+	} else if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(header))
+	col := map[string]int{}
+	var problems []string
+	for i, name := range header {
+		names[i] = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(name, "\ufeff")))
+		if key, ok := strings.CutPrefix(names[i], fieldColumn); ok {
+			if _, err := export.NewTextField(key); err != nil {
+				problems = append(problems, fmt.Sprintf("line 1: %s: %s", names[i], err))
+			} else if key == consent.StatusField || key == consent.ChangedOnField {
+				problems = append(problems, fmt.Sprintf("line 1: %s: consent is imported with import-optouts, which audits it", names[i]))
+			}
+		}
+		col[names[i]] = i
+	}
+	if len(problems) > 0 {
+		return nil, badRows(problems)
+	}
+	_, hasURN := col["urn"]
+	_, hasPhone := col["phone"]
+	if !hasURN && !hasPhone {
+		return nil, fmt.Errorf("line 1: the header %s has no urn or phone column", quote.Q(strings.Join(header, string(r.Comma))))
+	}
+	get := func(record []string, name string) string {
+		if i, ok := col[name]; ok && i < len(record) {
+			return strings.TrimSpace(record[i])
+		}
+		return ""
+	}
+
+	var rows []*ContactRow
+	seen := map[urns.URN]int{}
+	for {
+		record, err := r.Read()
+		if err == io.EOF {
+			break
+		} else if err != nil {
+			problems = append(problems, err.Error())
+			if _, ok := err.(*csv.ParseError); ok {
+				continue
+			}
+			break
+		}
+		line, _ := r.FieldPos(0)
+		if problem := checkFields(record, names); problem != "" {
+			problems = append(problems, fmt.Sprintf("line %d: %s", line, problem))
+			continue
+		}
+		urn, field, err := rowURN(get(record, "urn"), get(record, "phone"))
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("line %d: %s: %s", line, field, err))
+			continue
+		}
+		if first, dup := seen[urn]; dup {
+			problems = append(problems, fmt.Sprintf("line %d: %s: %s is also on line %d", line, field, urn, first))
+			continue
+		}
+		seen[urn] = line
+
+		row := &ContactRow{Line: line, URN: urn, Name: sanitize.Name(fromText(get(record, "name"))), Fields: map[string]string{}}
+		if utf8.RuneCountInString(row.Name) > MaxNameLength {
+			problems = append(problems, fmt.Sprintf("line %d: name: is longer than %d characters", line, MaxNameLength))
+			continue
+		}
+		if lang := get(record, "language"); lang != "" {
+			if _, err := i18n.ParseLanguage(lang); err != nil {
+				problems = append(problems, fmt.Sprintf("line %d: language: %s is not an ISO 639-3 code", line, quote.Q(lang)))
+				continue
+			}
+			row.Language = i18n.Language(lang)
+		}
+		for _, column := range []string{"group", "groups"} {
+			for _, g := range strings.FieldsFunc(get(record, column), func(r rune) bool { return r == ',' || r == ';' }) {
+				if g = strings.TrimSpace(g); g != "" && !slices.Contains(row.Groups, g) {
+					row.Groups = append(row.Groups, g)
+				}
+			}
+		}
+		for i, name := range names {
+			if key, ok := strings.CutPrefix(name, fieldColumn); ok && i < len(record) && strings.TrimSpace(record[i]) != "" {
+				row.Fields[key] = fromText(strings.TrimSpace(record[i]))
+			}
+		}
+		rows = append(rows, row)
+	}
+	if len(problems) > 0 {
+		return nil, badRows(problems)
+	}
+	return rows, nil
+}
+
+// rowURN reads a row's contact from its urn, or else its phone, and says which column it was.
+func rowURN(urn, phone string) (urns.URN, string, error) {
+	field, raw := "urn", urn
+	if raw == "" && phone != "" {
+		field, raw = "phone", string(urns.WhatsApp.Prefix)+":"+phone
+	}
+	key, err := parseURN(raw)
+	if err != nil {
+		return urns.NilURN, field, err
+	}
+	if key.Scheme() != urns.WhatsApp.Prefix {
+		return urns.NilURN, field, fmt.Errorf("%s is not a WhatsApp or phone number: the workspace's channel is WhatsApp", quote.Q(raw))
+	}
+	return key, field, nil
+}
+
+// badRows is the error of a list with bad rows: the first maxListedProblems, and how many more there are.
+func badRows(problems []string) error {
+	listed := problems[:min(len(problems), maxListedProblems)]
+	if more := len(problems) - len(listed); more > 0 {
+		listed = append(listed, fmt.Sprintf("... and %d more bad rows", more))
+	}
+	return fmt.Errorf("%d bad rows, nothing imported:\n%s", len(problems), strings.Join(listed, "\n"))
+}
+
+// ContactImportResult counts what a contact import did.
+type ContactImportResult struct {
+	Rows          int      `json:"rows"`
+	NewContacts   int      `json:"new_contacts"`
+	CreatedGroups []string `json:"created_groups,omitempty"`
+	CreatedFields []string `json:"created_fields,omitempty"`
+}
+
+// ImportContacts creates or updates the list's contacts, in one transaction: a name or language a row gives replaces
+// the contact's, its groups are added to the contact's, and its fields set. Groups and fields the workspace doesn't
+// have are created first, as RapidPro's imports create them (they stay if the contacts then fail to commit). The
+// group of opted-out contacts follows consent and is refused. progress is called with the rows prepared so far.
+func (s *Service) ImportContacts(ctx context.Context, workspaceID string, rows []*ContactRow, progress func(int)) (*ContactImportResult, error) {
+	started := time.Now()
+	w, err := s.workspace(ctx, workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	result := &ContactImportResult{Rows: len(rows)}
+	if w, err = s.createListAssets(ctx, w, rows, result); err != nil {
+		return nil, err
+	}
+
+	change := &store.Change{Workspace: w.ID}
+	for start := 0; start < len(rows); start += BatchSize {
+		batch := rows[start:min(start+BatchSize, len(rows))]
+		urnz := make([]urns.URN, len(batch))
+		for i, r := range batch {
+			urnz[i] = r.URN
+		}
+		existing, err := s.store.ContactsByURN(ctx, w.ID, urnz)
+		if err != nil {
+			return nil, storeError(err)
+		}
+		byURN := make(map[urns.URN]*store.Contact, len(existing))
+		for _, c := range existing {
+			byURN[c.URN] = c
+		}
+		for _, r := range batch {
+			if byURN[r.URN] == nil {
+				result.NewContacts++
+			}
+			record, err := s.importContact(ctx, w, byURN[r.URN], r)
+			if err != nil {
+				return nil, fmt.Errorf("line %d: %w", r.Line, err)
+			}
+			change.Contacts = append(change.Contacts, record)
+		}
+		if progress != nil {
+			progress(start + len(batch))
+		}
+	}
+	if err := s.write(ctx, change); err != nil {
+		return nil, err
+	}
+	s.log.Info("imported contacts", "workspace", w.ID, "rows", result.Rows, "new_contacts", result.NewContacts,
+		"created_groups", len(result.CreatedGroups), "created_fields", len(result.CreatedFields), "elapsed_ms", time.Since(started).Milliseconds())
+	return result, nil
+}
+
+// createListAssets creates the groups and fields a contact list uses that the workspace hasn't, and returns the
+// workspace with them.
+func (s *Service) createListAssets(ctx context.Context, w *workspace, rows []*ContactRow, result *ContactImportResult) (*workspace, error) {
+	missing := &export.Export{}
+	seen := map[string]bool{}
+	for _, r := range rows {
+		for _, name := range r.Groups {
+			if strings.EqualFold(name, w.cfg.Group) {
+				return nil, newError(Unprocessable, "", "line %d: groups: %s is the group of opted-out contacts, which follows consent: import opt-outs with import-optouts", r.Line, quote.Q(name))
+			}
+			if w.sa.Groups().FindByName(name) == nil && !seen["group:"+strings.ToLower(name)] {
+				seen["group:"+strings.ToLower(name)] = true
+				missing.Groups = append(missing.Groups, &export.Group{UUID: assets.GroupUUID(uuids.NewV4()), Name: name})
+				result.CreatedGroups = append(result.CreatedGroups, name)
+			}
+		}
+		for key := range r.Fields {
+			if w.sa.Fields().Get(key) == nil && !seen["field:"+key] {
+				seen["field:"+key] = true
+				field, err := export.NewTextField(key)
+				if err != nil {
+					return nil, newError(Unprocessable, fieldColumn+key, "%s", err)
+				}
+				missing.Fields = append(missing.Fields, field)
+				result.CreatedFields = append(result.CreatedFields, key)
+			}
+		}
+	}
+	if len(missing.Groups)+len(missing.Fields) == 0 {
+		return w, nil
+	}
+	slices.Sort(result.CreatedFields)
+	if err := s.store.Import(ctx, w.ID, missing); err != nil {
+		return nil, storeError(err)
+	}
+	return s.workspace(ctx, w.ID)
+}
+
+// importContact applies a row to its contact, or to a new one, as a flow would change it, and returns the contact as
+// the store keeps it.
+func (s *Service) importContact(ctx context.Context, w *workspace, rec *store.Contact, r *ContactRow) (*store.Contact, error) {
+	contact, lastInbound, err := s.contactOf(w, rec, r.URN, r.Name)
+	if err != nil {
+		return nil, err
+	}
+	mods := make([]flows.Modifier, 0, 2+len(r.Fields))
+	if r.Name != "" {
+		mods = append(mods, modifiers.NewName(r.Name))
+	}
+	if r.Language != "" {
+		mods = append(mods, modifiers.NewLanguage(r.Language))
+	}
+	groups := make([]*flows.Group, 0, len(r.Groups))
+	for _, name := range r.Groups {
+		groups = append(groups, w.sa.Groups().FindByName(name))
+	}
+	if len(groups) > 0 {
+		mods = append(mods, modifiers.NewGroups(groups, modifiers.GroupsAdd))
+	}
+	for _, key := range slices.Sorted(maps.Keys(r.Fields)) {
+		mods = append(mods, modifiers.NewField(w.sa.Fields().Get(key), r.Fields[key]))
+	}
+	for _, mod := range mods {
+		if _, err := modifiers.Apply(ctx, s.eng, w.env, w.sa, contact, mod, func(flows.Event) {}); err != nil {
+			return nil, err
+		}
+	}
+	c := s.begin(w, contact, lastInbound, engine.OriginReply)
+	if err := s.settle(c); err != nil {
+		return nil, err
+	}
+	return c.change.Contacts[0], nil
+}
