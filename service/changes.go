@@ -222,3 +222,33 @@ func templateName(msg *flows.MsgOut) string {
 	}
 	return ""
 }
+
+// forEachContact reads the stored contacts of the items' URNs a batch at a time, with one query a batch, and calls fn
+// with each item and its contact, nil for a URN the workspace doesn't know. progress, when not nil, is called with
+// the items done after each batch. It is how bulk work (imports, group membership) walks its contacts.
+func forEachContact[T any](ctx context.Context, s *Service, w *workspace, items []T, urnOf func(T) urns.URN, fn func(T, *store.Contact) error, progress func(int)) error {
+	for start := 0; start < len(items); start += BatchSize {
+		batch := items[start:min(start+BatchSize, len(items))]
+		keys := make([]urns.URN, len(batch))
+		for i, item := range batch {
+			keys[i] = urnOf(item)
+		}
+		existing, err := s.store.ContactsByURN(ctx, w.ID, keys)
+		if err != nil {
+			return storeError(err)
+		}
+		byURN := make(map[urns.URN]*store.Contact, len(existing))
+		for _, c := range existing {
+			byURN[c.URN] = c
+		}
+		for i, item := range batch {
+			if err := fn(item, byURN[keys[i]]); err != nil {
+				return err
+			}
+		}
+		if progress != nil {
+			progress(start + len(batch))
+		}
+	}
+	return nil
+}

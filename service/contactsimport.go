@@ -194,33 +194,19 @@ func (s *Service) ImportContacts(ctx context.Context, workspaceID string, rows [
 	}
 
 	change := &store.Change{Workspace: w.ID}
-	for start := 0; start < len(rows); start += BatchSize {
-		batch := rows[start:min(start+BatchSize, len(rows))]
-		urnz := make([]urns.URN, len(batch))
-		for i, r := range batch {
-			urnz[i] = r.URN
+	err = forEachContact(ctx, s, w, rows, func(r *ContactRow) urns.URN { return r.URN }, func(r *ContactRow, rec *store.Contact) error {
+		if rec == nil {
+			result.NewContacts++
 		}
-		existing, err := s.store.ContactsByURN(ctx, w.ID, urnz)
+		record, err := s.importContact(ctx, w, rec, r)
 		if err != nil {
-			return nil, storeError(err)
+			return fmt.Errorf("line %d: %w", r.Line, err)
 		}
-		byURN := make(map[urns.URN]*store.Contact, len(existing))
-		for _, c := range existing {
-			byURN[c.URN] = c
-		}
-		for _, r := range batch {
-			if byURN[r.URN] == nil {
-				result.NewContacts++
-			}
-			record, err := s.importContact(ctx, w, byURN[r.URN], r)
-			if err != nil {
-				return nil, fmt.Errorf("line %d: %w", r.Line, err)
-			}
-			change.Contacts = append(change.Contacts, record)
-		}
-		if progress != nil {
-			progress(start + len(batch))
-		}
+		change.Contacts = append(change.Contacts, record)
+		return nil
+	}, progress)
+	if err != nil {
+		return nil, err
 	}
 	if err := s.write(ctx, change); err != nil {
 		return nil, err

@@ -398,42 +398,24 @@ func (s *Service) ImportOptOuts(ctx context.Context, workspaceID string, rows []
 	}
 	change := &store.Change{Workspace: w.ID}
 
-	for start := 0; start < len(rows); start += BatchSize {
-		batch := rows[start:min(start+BatchSize, len(rows))]
-		urnz := make([]urns.URN, len(batch))
-		for i, r := range batch {
-			urnz[i] = r.URN
+	err = forEachContact(ctx, s, w, rows, func(r *OptOutRow) urns.URN { return r.URN }, func(r *OptOutRow, rec *store.Contact) error {
+		if rec == nil {
+			result.NewContact++
 		}
-		existing, err := s.store.ContactsByURN(ctx, w.ID, urnz)
+		changed, err := s.importRow(ctx, w, change, rec, r)
 		if err != nil {
-			return nil, storeError(err)
+			return fmt.Errorf("line %d: %w", r.Line, err)
 		}
-
-		byURN := make(map[urns.URN]*store.Contact, len(existing))
-		for _, c := range existing {
-			byURN[c.URN] = c
+		if changed {
+			result.OptedOut++
+		} else {
+			result.Unchanged++
 		}
-
-		for _, r := range batch {
-			rec := byURN[r.URN]
-			if rec == nil {
-				result.NewContact++
-			}
-			changed, err := s.importRow(ctx, w, change, rec, r)
-			if err != nil {
-				return nil, fmt.Errorf("line %d: %w", r.Line, err)
-			}
-			if changed {
-				result.OptedOut++
-			} else {
-				result.Unchanged++
-			}
-		}
-		if progress != nil {
-			progress(start + len(batch))
-		}
+		return nil
+	}, progress)
+	if err != nil {
+		return nil, err
 	}
-
 	if err := s.write(ctx, change); err != nil {
 		return nil, err
 	}
