@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -45,49 +44,28 @@ const fieldColumn = "field:"
 // checked, and the error lists each bad one by its line number. A contact listed twice is refused: unlike an opt-out,
 // which two rows can only agree on, two rows of one contact can say two things.
 func ReadContactsCSV(in io.Reader) ([]*ContactRow, error) {
-	r, err := csvReader(in)
+	l, err := openContactList(in)
 	if err != nil {
 		return nil, err
 	}
-	header, err := r.Read()
-	if err == io.EOF {
-		return nil, errors.New("line 1: the file is empty: expected a header with a urn column")
-	} else if err != nil {
-		return nil, err
-	}
-	names := make([]string, len(header))
-	col := map[string]int{}
 	var problems []string
-	for i, name := range header {
-		names[i] = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(name, "\ufeff")))
-		if key, ok := strings.CutPrefix(names[i], fieldColumn); ok {
+	for _, name := range l.names {
+		if key, ok := strings.CutPrefix(name, fieldColumn); ok {
 			if _, err := export.NewTextField(key); err != nil {
-				problems = append(problems, fmt.Sprintf("line 1: %s: %s", names[i], err))
+				problems = append(problems, fmt.Sprintf("line 1: %s: %s", name, err))
 			} else if key == consent.StatusField || key == consent.ChangedOnField {
-				problems = append(problems, fmt.Sprintf("line 1: %s: consent is imported with import-optouts, which audits it", names[i]))
+				problems = append(problems, fmt.Sprintf("line 1: %s: consent is imported with import-optouts, which audits it", name))
 			}
 		}
-		col[names[i]] = i
 	}
 	if len(problems) > 0 {
 		return nil, badRows(problems)
-	}
-	_, hasURN := col["urn"]
-	_, hasPhone := col["phone"]
-	if !hasURN && !hasPhone {
-		return nil, fmt.Errorf("line 1: the header %s has no urn or phone column", quote.Q(strings.Join(header, string(r.Comma))))
-	}
-	get := func(record []string, name string) string {
-		if i, ok := col[name]; ok && i < len(record) {
-			return strings.TrimSpace(record[i])
-		}
-		return ""
 	}
 
 	var rows []*ContactRow
 	seen := map[urns.URN]int{}
 	for {
-		record, err := r.Read()
+		record, err := l.Read()
 		if err == io.EOF {
 			break
 		} else if err != nil {
@@ -97,28 +75,28 @@ func ReadContactsCSV(in io.Reader) ([]*ContactRow, error) {
 			}
 			break
 		}
-		line, _ := r.FieldPos(0)
-		if problem := checkFields(record, names); problem != "" {
+		line, _ := l.FieldPos(0)
+		if problem := checkFields(record, l.names); problem != "" {
 			problems = append(problems, fmt.Sprintf("line %d: %s", line, problem))
 			continue
 		}
-		urn, field, err := rowURN(get(record, "urn"), get(record, "phone"))
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("line %d: %s: %s", line, field, err))
+		urn, problem := l.contact(record)
+		if problem != "" {
+			problems = append(problems, fmt.Sprintf("line %d: %s", line, problem))
 			continue
 		}
 		if first, dup := seen[urn]; dup {
-			problems = append(problems, fmt.Sprintf("line %d: %s: %s is also on line %d", line, field, urn, first))
+			problems = append(problems, fmt.Sprintf("line %d: urn: %s is also on line %d", line, urn, first))
 			continue
 		}
 		seen[urn] = line
 
-		row := &ContactRow{Line: line, URN: urn, Name: sanitize.Name(fromText(get(record, "name"))), Fields: map[string]string{}}
+		row := &ContactRow{Line: line, URN: urn, Name: sanitize.Name(fromText(l.get(record, "name"))), Fields: map[string]string{}}
 		if utf8.RuneCountInString(row.Name) > MaxNameLength {
 			problems = append(problems, fmt.Sprintf("line %d: name: is longer than %d characters", line, MaxNameLength))
 			continue
 		}
-		if lang := get(record, "language"); lang != "" {
+		if lang := l.get(record, "language"); lang != "" {
 			if _, err := i18n.ParseLanguage(lang); err != nil {
 				problems = append(problems, fmt.Sprintf("line %d: language: %s is not an ISO 639-3 code", line, quote.Q(lang)))
 				continue
@@ -126,13 +104,13 @@ func ReadContactsCSV(in io.Reader) ([]*ContactRow, error) {
 			row.Language = i18n.Language(lang)
 		}
 		for _, column := range []string{"group", "groups"} {
-			for _, g := range strings.FieldsFunc(get(record, column), func(r rune) bool { return r == ',' || r == ';' }) {
+			for _, g := range strings.FieldsFunc(l.get(record, column), func(r rune) bool { return r == ',' || r == ';' }) {
 				if g = strings.TrimSpace(g); g != "" && !slices.Contains(row.Groups, g) {
 					row.Groups = append(row.Groups, g)
 				}
 			}
 		}
-		for i, name := range names {
+		for i, name := range l.names {
 			if key, ok := strings.CutPrefix(name, fieldColumn); ok && i < len(record) && strings.TrimSpace(record[i]) != "" {
 				row.Fields[key] = fromText(strings.TrimSpace(record[i]))
 			}
@@ -143,31 +121,6 @@ func ReadContactsCSV(in io.Reader) ([]*ContactRow, error) {
 		return nil, badRows(problems)
 	}
 	return rows, nil
-}
-
-// rowURN reads a row's contact from its urn, or else its phone, and says which column it was.
-func rowURN(urn, phone string) (urns.URN, string, error) {
-	field, raw := "urn", urn
-	if raw == "" && phone != "" {
-		field, raw = "phone", string(urns.WhatsApp.Prefix)+":"+phone
-	}
-	key, err := parseURN(raw)
-	if err != nil {
-		return urns.NilURN, field, err
-	}
-	if key.Scheme() != urns.WhatsApp.Prefix {
-		return urns.NilURN, field, fmt.Errorf("%s is not a WhatsApp or phone number: the workspace's channel is WhatsApp", quote.Q(raw))
-	}
-	return key, field, nil
-}
-
-// badRows is the error of a list with bad rows: the first maxListedProblems, and how many more there are.
-func badRows(problems []string) error {
-	listed := problems[:min(len(problems), maxListedProblems)]
-	if more := len(problems) - len(listed); more > 0 {
-		listed = append(listed, fmt.Sprintf("... and %d more bad rows", more))
-	}
-	return fmt.Errorf("%d bad rows, nothing imported:\n%s", len(problems), strings.Join(listed, "\n"))
 }
 
 // ContactImportResult counts what a contact import did.

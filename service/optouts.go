@@ -1,8 +1,6 @@
 package service
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -10,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -222,32 +219,9 @@ type OptOutRow struct {
 // contact listed twice is one row, with the latest opted_out_on. Every row is checked: the error lists each bad row
 // by its line number, so that one round of fixes is enough. Columns other than those of CSVHeader are ignored.
 func ReadOptOutsCSV(in io.Reader) ([]*OptOutRow, error) {
-	r, err := csvReader(in)
+	l, err := openContactList(in)
 	if err != nil {
 		return nil, err
-	}
-	header, err := r.Read()
-	if err == io.EOF {
-		return nil, errors.New("line 1: the file is empty: expected a header with a urn column")
-	} else if err != nil {
-		return nil, err
-	}
-	names := make([]string, len(header))
-	col := map[string]int{}
-	for i, name := range header {
-		names[i] = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(name, "\ufeff")))
-		col[names[i]] = i
-	}
-	_, hasURN := col["urn"]
-	_, hasPhone := col["phone"]
-	if !hasURN && !hasPhone {
-		return nil, fmt.Errorf("line 1: the header %s has no urn or phone column", quote.Q(strings.Join(header, string(r.Comma))))
-	}
-	get := func(record []string, name string) string {
-		if i, ok := col[name]; ok && i < len(record) {
-			return strings.TrimSpace(record[i])
-		}
-		return ""
 	}
 
 	var rows []*OptOutRow
@@ -255,7 +229,7 @@ func ReadOptOutsCSV(in io.Reader) ([]*OptOutRow, error) {
 	byURN := map[urns.URN]*OptOutRow{}
 	now := time.Now()
 	for {
-		record, err := r.Read()
+		record, err := l.Read()
 		if err == io.EOF {
 			break
 		} else if err != nil {
@@ -265,31 +239,31 @@ func ReadOptOutsCSV(in io.Reader) ([]*OptOutRow, error) {
 			}
 			break
 		}
-		line, _ := r.FieldPos(0)
-		if problem := checkFields(record, names); problem != "" {
+		line, _ := l.FieldPos(0)
+		if problem := checkFields(record, l.names); problem != "" {
 			problems = append(problems, fmt.Sprintf("line %d: %s", line, problem))
 			continue
 		}
 
-		row := &OptOutRow{Line: line, Name: sanitize.Name(fromText(get(record, "name")))}
+		row := &OptOutRow{Line: line, Name: sanitize.Name(fromText(l.get(record, "name")))}
 		if utf8.RuneCountInString(row.Name) > MaxNameLength {
 			problems = append(problems, fmt.Sprintf("line %d: name: is longer than %d characters", line, MaxNameLength))
 			continue
 		}
-		urn, field, err := rowURN(get(record, "urn"), get(record, "phone"))
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("line %d: %s: %s", line, field, err))
+		urn, problem := l.contact(record)
+		if problem != "" {
+			problems = append(problems, fmt.Sprintf("line %d: %s", line, problem))
 			continue
 		}
 		row.URN = urn
-		if lang := get(record, "language"); lang != "" {
+		if lang := l.get(record, "language"); lang != "" {
 			if _, err := i18n.ParseLanguage(lang); err != nil {
 				problems = append(problems, fmt.Sprintf("line %d: language: %s is not an ISO 639-3 code", line, quote.Q(lang)))
 				continue
 			}
 			row.Language = i18n.Language(lang)
 		}
-		if when := get(record, "opted_out_on"); when != "" {
+		if when := l.get(record, "opted_out_on"); when != "" {
 			if row.OptedOutOn, err = time.Parse(time.RFC3339Nano, when); err != nil {
 				problems = append(problems, fmt.Sprintf("line %d: opted_out_on: %s is not an RFC 3339 time", line, quote.Q(when)))
 				continue
@@ -315,62 +289,6 @@ func ReadOptOutsCSV(in io.Reader) ([]*OptOutRow, error) {
 		return nil, badRows(problems)
 	}
 	return rows, nil
-}
-
-// asText keeps a spreadsheet from reading a field as a formula, by OWASP's rule against CSV injection: a field that
-// starts with =, +, -, @, a tab or a carriage return gets a ' before it, which spreadsheets show as text.
-func asText(field string) string {
-	if field != "" && strings.ContainsRune("=+-@\t\r", rune(field[0])) {
-		return "'" + field
-	}
-	return field
-}
-
-// fromText takes off what asText put before a field, so that what export-optouts writes imports as it was.
-func fromText(field string) string {
-	if rest, ok := strings.CutPrefix(field, "'"); ok && asText(rest) != rest {
-		return rest
-	}
-	return field
-}
-
-// csvReader reads a CSV file separated by commas or by semicolons, whichever its first line has more of.
-func csvReader(in io.Reader) (*csv.Reader, error) {
-	buffered := bufio.NewReader(in)
-	first, err := buffered.Peek(64 << 10)
-	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
-		return nil, err
-	}
-	if i := bytes.IndexByte(first, '\n'); i >= 0 {
-		first = first[:i]
-	}
-	r := csv.NewReader(buffered)
-	if bytes.Count(first, []byte(";")) > bytes.Count(first, []byte(",")) {
-		r.Comma = ';'
-	}
-	r.FieldsPerRecord = -1
-	return r, nil
-}
-
-// maxListedProblems is how many bad rows an import lists: enough for a round of fixes, not a wall of text.
-const maxListedProblems = 100
-
-// checkFields says what is wrong with the text of a record's fields, named as the header names their columns, which
-// the store must be able to keep: each is valid UTF-8 without control characters.
-func checkFields(record, names []string) string {
-	for i, field := range record {
-		name := fmt.Sprintf("column %d", i+1)
-		if i < len(names) {
-			name = names[i]
-		}
-		if !utf8.ValidString(field) {
-			return name + ": is not valid UTF-8"
-		}
-		if err := sanitize.Check(field); err != nil {
-			return name + ": " + err.Error()
-		}
-	}
-	return ""
 }
 
 // OptOutImportResult counts what an opt-out import did.
