@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/nyaruka/gocommon/i18n"
 	"github.com/nyaruka/gocommon/urns"
 
 	"github.com/optout-dev/optout/internal/quote"
@@ -58,13 +59,60 @@ func (l *contactList) get(record []string, name string) string {
 	return ""
 }
 
-// contact returns the key of the record's contact, from its urn or else its phone, or the problem with it.
-func (l *contactList) contact(record []string) (urns.URN, string) {
+// listRow is what every contact list has of a row: its line, its contact, and the name and language it gives.
+type listRow struct {
+	line     int
+	urn      urns.URN
+	name     string
+	language i18n.Language
+}
+
+// each reads the list's rows, checking what every list has of them, and gives fn each good one with its record. It
+// returns the problems found, each with its line, fn's included.
+func (l *contactList) each(fn func(row *listRow, record []string) string) []string {
+	var problems []string
+	for {
+		record, err := l.Read()
+		if err == io.EOF {
+			return problems
+		} else if err != nil {
+			problems = append(problems, err.Error()) // a csv.ParseError names its line
+			if _, ok := err.(*csv.ParseError); ok {
+				continue
+			}
+			return problems
+		}
+		line, _ := l.FieldPos(0)
+		row, problem := l.read(record, line)
+		if problem == "" {
+			problem = fn(row, record)
+		}
+		if problem != "" {
+			problems = append(problems, fmt.Sprintf("line %d: %s", line, problem))
+		}
+	}
+}
+
+func (l *contactList) read(record []string, line int) (*listRow, string) {
+	if problem := checkFields(record, l.names); problem != "" {
+		return nil, problem
+	}
+	row := &listRow{line: line, name: sanitize.Name(fromText(l.get(record, "name")))}
+	if utf8.RuneCountInString(row.name) > MaxNameLength {
+		return nil, fmt.Sprintf("name: is longer than %d characters", MaxNameLength)
+	}
 	urn, field, err := rowURN(l.get(record, "urn"), l.get(record, "phone"))
 	if err != nil {
-		return urns.NilURN, field + ": " + err.Error()
+		return nil, field + ": " + err.Error()
 	}
-	return urn, ""
+	row.urn = urn
+	if lang := l.get(record, "language"); lang != "" {
+		if _, err := i18n.ParseLanguage(lang); err != nil {
+			return nil, fmt.Sprintf("language: %s is not an ISO 639-3 code", quote.Q(lang))
+		}
+		row.language = i18n.Language(lang)
+	}
+	return row, ""
 }
 
 // rowURN reads a row's contact from its urn, or else its phone, and says which column it was.

@@ -2,14 +2,12 @@ package service
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"maps"
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/nyaruka/gocommon/i18n"
 	"github.com/nyaruka/gocommon/urns"
@@ -22,7 +20,6 @@ import (
 	"github.com/optout-dev/optout/engine"
 	"github.com/optout-dev/optout/export"
 	"github.com/optout-dev/optout/internal/quote"
-	"github.com/optout-dev/optout/internal/sanitize"
 	"github.com/optout-dev/optout/store"
 )
 
@@ -64,45 +61,12 @@ func ReadContactsCSV(in io.Reader) ([]*ContactRow, error) {
 
 	var rows []*ContactRow
 	seen := map[urns.URN]int{}
-	for {
-		record, err := l.Read()
-		if err == io.EOF {
-			break
-		} else if err != nil {
-			problems = append(problems, err.Error())
-			if _, ok := err.(*csv.ParseError); ok {
-				continue
-			}
-			break
+	problems = l.each(func(r *listRow, record []string) string {
+		if first, dup := seen[r.urn]; dup {
+			return fmt.Sprintf("urn: %s is also on line %d", r.urn, first)
 		}
-		line, _ := l.FieldPos(0)
-		if problem := checkFields(record, l.names); problem != "" {
-			problems = append(problems, fmt.Sprintf("line %d: %s", line, problem))
-			continue
-		}
-		urn, problem := l.contact(record)
-		if problem != "" {
-			problems = append(problems, fmt.Sprintf("line %d: %s", line, problem))
-			continue
-		}
-		if first, dup := seen[urn]; dup {
-			problems = append(problems, fmt.Sprintf("line %d: urn: %s is also on line %d", line, urn, first))
-			continue
-		}
-		seen[urn] = line
-
-		row := &ContactRow{Line: line, URN: urn, Name: sanitize.Name(fromText(l.get(record, "name"))), Fields: map[string]string{}}
-		if utf8.RuneCountInString(row.Name) > MaxNameLength {
-			problems = append(problems, fmt.Sprintf("line %d: name: is longer than %d characters", line, MaxNameLength))
-			continue
-		}
-		if lang := l.get(record, "language"); lang != "" {
-			if _, err := i18n.ParseLanguage(lang); err != nil {
-				problems = append(problems, fmt.Sprintf("line %d: language: %s is not an ISO 639-3 code", line, quote.Q(lang)))
-				continue
-			}
-			row.Language = i18n.Language(lang)
-		}
+		seen[r.urn] = r.line
+		row := &ContactRow{Line: r.line, URN: r.urn, Name: r.name, Language: r.language, Fields: map[string]string{}}
 		for _, column := range []string{"group", "groups"} {
 			for _, g := range strings.FieldsFunc(l.get(record, column), func(r rune) bool { return r == ',' || r == ';' }) {
 				if g = strings.TrimSpace(g); g != "" && !slices.Contains(row.Groups, g) {
@@ -116,7 +80,8 @@ func ReadContactsCSV(in io.Reader) ([]*ContactRow, error) {
 			}
 		}
 		rows = append(rows, row)
-	}
+		return ""
+	})
 	if len(problems) > 0 {
 		return nil, badRows(problems)
 	}

@@ -225,66 +225,31 @@ func ReadOptOutsCSV(in io.Reader) ([]*OptOutRow, error) {
 	}
 
 	var rows []*OptOutRow
-	var problems []string
 	byURN := map[urns.URN]*OptOutRow{}
 	now := time.Now()
-	for {
-		record, err := l.Read()
-		if err == io.EOF {
-			break
-		} else if err != nil {
-			problems = append(problems, err.Error()) // a csv.ParseError names its line
-			if _, ok := err.(*csv.ParseError); ok {
-				continue
-			}
-			break
-		}
-		line, _ := l.FieldPos(0)
-		if problem := checkFields(record, l.names); problem != "" {
-			problems = append(problems, fmt.Sprintf("line %d: %s", line, problem))
-			continue
-		}
-
-		row := &OptOutRow{Line: line, Name: sanitize.Name(fromText(l.get(record, "name")))}
-		if utf8.RuneCountInString(row.Name) > MaxNameLength {
-			problems = append(problems, fmt.Sprintf("line %d: name: is longer than %d characters", line, MaxNameLength))
-			continue
-		}
-		urn, problem := l.contact(record)
-		if problem != "" {
-			problems = append(problems, fmt.Sprintf("line %d: %s", line, problem))
-			continue
-		}
-		row.URN = urn
-		if lang := l.get(record, "language"); lang != "" {
-			if _, err := i18n.ParseLanguage(lang); err != nil {
-				problems = append(problems, fmt.Sprintf("line %d: language: %s is not an ISO 639-3 code", line, quote.Q(lang)))
-				continue
-			}
-			row.Language = i18n.Language(lang)
-		}
+	problems := l.each(func(r *listRow, record []string) string {
+		row := &OptOutRow{Line: r.line, URN: r.urn, Name: r.name, Language: r.language}
 		if when := l.get(record, "opted_out_on"); when != "" {
+			var err error
 			if row.OptedOutOn, err = time.Parse(time.RFC3339Nano, when); err != nil {
-				problems = append(problems, fmt.Sprintf("line %d: opted_out_on: %s is not an RFC 3339 time", line, quote.Q(when)))
-				continue
+				return fmt.Sprintf("opted_out_on: %s is not an RFC 3339 time", quote.Q(when))
 			}
 			if row.OptedOutOn.After(now) {
-				problems = append(problems, fmt.Sprintf("line %d: opted_out_on: %s is in the future", line, quote.Q(when)))
-				continue
+				return fmt.Sprintf("opted_out_on: %s is in the future", quote.Q(when))
 			}
 		}
-
-		if first := byURN[urn]; first != nil {
+		if first := byURN[row.URN]; first != nil {
 			// the list has the contact twice: it opted out when the latest row says, as it is still out
 			first.Duplicates++
 			if !first.OptedOutOn.IsZero() && (row.OptedOutOn.IsZero() || row.OptedOutOn.After(first.OptedOutOn)) {
 				first.OptedOutOn = row.OptedOutOn // the zero time is now, the latest of all
 			}
-			continue
+			return ""
 		}
-		byURN[urn] = row
+		byURN[row.URN] = row
 		rows = append(rows, row)
-	}
+		return ""
+	})
 	if len(problems) > 0 {
 		return nil, badRows(problems)
 	}
