@@ -1,6 +1,6 @@
 module github.com/optout-dev/optout
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/Masterminds/semver v1.5.0

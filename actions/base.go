@@ -53,8 +53,8 @@ func (a *consentChange) Inspect(dependency func(assets.Reference), local func(st
 }
 
 // execute moves the contact to the status of the intent. The consent event is logged only when the status really
-// changes, so that repeating a keyword notifies nobody; the reply is sent either way: the contact asked and gets an
-// answer.
+// changes, so that repeating a keyword notifies nobody, and only for a host that handles it; the reply is sent either
+// way: the contact asked and gets an answer.
 func (a *consentChange) execute(ctx context.Context, run flows.Run, intent keywords.Intent, log flows.EventLogger) error {
 	s := run.Session()
 	cfg := config.For(s.Assets())
@@ -66,7 +66,7 @@ func (a *consentChange) execute(ctx context.Context, run flows.Run, intent keywo
 		return err
 	}
 
-	if previous != target {
+	if previous != target && consent.HostHandlesChanged(s.Assets()) {
 		var msgUUID flows.InputUUID
 		var channel *assets.ChannelReference
 		if input := s.Input(); input != nil {

@@ -22,8 +22,12 @@ import (
 	"github.com/optout-dev/optout/service"
 )
 
-// MaxBodySize is the largest request body the API reads.
+// MaxBodySize is the largest request body the API reads, but for imports.
 const MaxBodySize = 1 << 20
+
+// DefaultMaxImportSize is the largest export an import reads unless configured otherwise: real workspaces' exports
+// pass 1 MiB (one of 592 flows is 1.6 MB).
+const DefaultMaxImportSize = 32 << 20
 
 // MaxPageSize is the largest page a listing returns.
 const MaxPageSize = 1000
@@ -35,7 +39,9 @@ type Options struct {
 	Metrics    *metrics.Registry
 	Health     func(context.Context) map[string]string // the state of each dependency; "ok" or why not
 	Limits     Limits
-	Log        *slog.Logger
+	// MaxImportSize is the largest export an import reads, DefaultMaxImportSize when 0.
+	MaxImportSize int64
+	Log           *slog.Logger
 }
 
 type server struct {
@@ -54,12 +60,18 @@ func New(o Options) http.Handler {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", o.Metrics.Handler())
 
-	admin := func(h handler) http.Handler { return s.handle(h, true) }
-	member := func(h handler) http.Handler { return s.handle(h, false) }
+	admin := func(h handler) http.Handler { return s.handle(h, true, MaxBodySize) }
+	member := func(h handler) http.Handler { return s.handle(h, false, MaxBodySize) }
+	importSize := o.MaxImportSize
+	if importSize <= 0 {
+		importSize = DefaultMaxImportSize
+	}
 
+	mux.Handle("GET /v1/workspaces", admin(s.getWorkspaces))
 	mux.Handle("PUT /v1/workspaces/{ws}", admin(s.putWorkspace))
+	mux.Handle("DELETE /v1/workspaces/{ws}", admin(s.deleteWorkspace))
 	mux.Handle("GET /v1/workspaces/{ws}", admin(s.getWorkspace))
-	mux.Handle("POST /v1/workspaces/{ws}/import", member(s.importExport))
+	mux.Handle("POST /v1/workspaces/{ws}/import", s.handle(s.importExport, false, importSize))
 	mux.Handle("POST /v1/workspaces/{ws}/messages", member(s.postMessage))
 	mux.Handle("GET /v1/workspaces/{ws}/contacts/{urn}", member(s.getContact))
 	mux.Handle("POST /v1/workspaces/{ws}/contacts/{urn}/consent", member(s.postConsent))
@@ -87,7 +99,7 @@ type handler func(w http.ResponseWriter, r *http.Request) (int, any, error)
 
 // handle authenticates a request, holds a workspace's token to its limits, runs the handler and writes what it
 // returns.
-func (s *server) handle(h handler, adminOnly bool) http.Handler {
+func (s *server) handle(h handler, adminOnly bool, maxBody int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		admin, status, msg := s.authenticate(r, adminOnly)
 		if status != 0 {
@@ -103,11 +115,11 @@ func (s *server) handle(h handler, adminOnly bool) http.Handler {
 				return
 			}
 		}
-		if r.ContentLength > MaxBodySize {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than %d bytes", MaxBodySize))
+		if r.ContentLength > maxBody {
+			writeError(w, http.StatusRequestEntityTooLarge, tooLarge{maxBody}.Error())
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodySize)
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 
 		status, value, err := h(w, r)
 		if err != nil {
@@ -158,26 +170,31 @@ func (s *server) authenticate(r *http.Request, adminOnly bool) (bool, int, strin
 	}
 }
 
-// readBody reads the request body, which the handler limited to MaxBodySize.
+// readBody reads the request body, which handle limited.
 func readBody(r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(r.Body)
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return nil, errTooLarge
+	var maxBytes *http.MaxBytesError
+	if errors.As(err, &maxBytes) {
+		return nil, tooLarge{maxBytes.Limit}
 	}
 	return body, err
 }
 
-var errTooLarge = fmt.Errorf("the request body is larger than %d bytes", MaxBodySize)
+// tooLarge is a request body over its limit: 413.
+type tooLarge struct{ limit int64 }
 
-// decode reads a request's JSON body into req strictly: unknown fields, a second value, and a body over MaxBodySize
+func (e tooLarge) Error() string {
+	return fmt.Sprintf("the request body is larger than %d bytes", e.limit)
+}
+
+// decode reads a request's JSON body into req strictly: unknown fields, a second value, and a body over its limit
 // are refused. The service checks what the fields say.
 func decode(r *http.Request, req any) error {
 	err := strictjson.Decode(r.Body, req)
-	var tooLarge *http.MaxBytesError
+	var maxBytes *http.MaxBytesError
 	switch {
-	case errors.As(err, &tooLarge):
-		return errTooLarge
+	case errors.As(err, &maxBytes):
+		return tooLarge{maxBytes.Limit}
 	case err != nil:
 		return &service.Error{Kind: service.Invalid, Err: err}
 	}
@@ -194,7 +211,7 @@ var statuses = map[service.Kind]int{
 }
 
 func (s *server) writeServiceError(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, errTooLarge) {
+	if errors.As(err, new(tooLarge)) {
 		writeError(w, http.StatusRequestEntityTooLarge, err.Error())
 		return
 	}
@@ -267,6 +284,9 @@ func writeRaw(w http.ResponseWriter, status int, data []byte) {
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
+	if rec, ok := w.(*statusRecorder); ok {
+		rec.reason = msg
+	}
 	data, _ := json.Marshal(map[string]string{"error": msg})
 	writeRaw(w, status, data)
 }
@@ -284,7 +304,11 @@ func (s *server) logged(next http.Handler) http.Handler {
 				s.log.Error("panic handling request", "method", r.Method, "path", r.URL.Path, "panic", p)
 				writeError(rec, http.StatusInternalServerError, "internal error")
 			}
-			s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "elapsed_ms", time.Since(start).Milliseconds())
+			attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.status, "elapsed_ms", time.Since(start).Milliseconds()}
+			if rec.status >= 400 && rec.status < 500 {
+				attrs = append(attrs, "reason", rec.reason) // what the client was told, for whoever reads the log
+			}
+			s.log.Info("request", attrs...)
 		}()
 		next.ServeHTTP(rec, r)
 	})
@@ -293,6 +317,7 @@ func (s *server) logged(next http.Handler) http.Handler {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	reason string // the error the response carries
 }
 
 func (r *statusRecorder) WriteHeader(status int) {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/nyaruka/gocommon/uuids"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -33,23 +34,35 @@ func newServer(t *testing.T) *httptest.Server {
 
 // newLimitedServer serves the API with the limits, over a store whose broadcasts the test can hold in flight.
 func newLimitedServer(t *testing.T, limits api.Limits) (*httptest.Server, *holdingStore) {
+	return newLoggingServer(t, limits, io.Discard)
+}
+
+// newLoggingServer is newLimitedServer, logging in JSON to logs.
+func newLoggingServer(t *testing.T, limits api.Limits, logs io.Writer) (*httptest.Server, *holdingStore) {
+	return newServerWith(t, logs, func(o *api.Options) { o.Limits = limits })
+}
+
+// newServerWith serves the API with the options that configure sets, logging in JSON to logs.
+func newServerWith(t *testing.T, logs io.Writer, configure func(*api.Options)) (*httptest.Server, *holdingStore) {
 	ctx := context.Background()
 	st, err := store.Open(ctx, t.TempDir())
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 	held := &holdingStore{Store: st}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.NewJSONHandler(logs, nil))
 	coord, err := cluster.New("", st, log)
 	require.NoError(t, err)
 
 	registry := &metrics.Registry{}
 	svc := service.New(service.Options{Store: held, Cluster: coord, Policy: &webhook.Policy{AllowPrivate: true}, Metrics: registry, Log: log})
-	srv := httptest.NewServer(api.New(api.Options{
-		Service: svc, AdminToken: admin, Metrics: registry, Log: log, Limits: limits,
+	options := api.Options{
+		Service: svc, AdminToken: admin, Metrics: registry, Log: log,
 		Health: func(ctx context.Context) map[string]string {
 			return map[string]string{"store": "ok", "redis": "not configured"}
 		},
-	}))
+	}
+	configure(&options)
+	srv := httptest.NewServer(api.New(options))
 	t.Cleanup(srv.Close)
 	return srv, held
 }
@@ -202,17 +215,60 @@ func TestBodyLimit(t *testing.T) {
 	assert.Equal(t, http.StatusRequestEntityTooLarge, status)
 	assert.Equal(t, "the request body is larger than 1048576 bytes", errorOf(body))
 
-	// without a Content-Length, the limit applies while reading, a document or a request decoded as it is read
-	for _, path := range []string{"/v1/workspaces/acme/import", "/v1/workspaces/acme/messages"} {
-		req, err := http.NewRequest("POST", srv.URL+path, io.MultiReader(bytes.NewReader([]byte(big))))
-		require.NoError(t, err)
-		req.ContentLength = -1
-		req.Header.Set("Authorization", "Bearer "+admin)
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		resp.Body.Close()
-		assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, path)
+	// without a Content-Length, the limit applies while reading
+	req, err := http.NewRequest("POST", srv.URL+"/v1/workspaces/acme/messages", io.MultiReader(bytes.NewReader([]byte(big))))
+	require.NoError(t, err)
+	req.ContentLength = -1
+	req.Header.Set("Authorization", "Bearer "+admin)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+}
+
+// Exports of real workspaces are often over 1 MiB: an import reads up to 32 MiB, or what the host configures.
+func TestImportSizeLimit(t *testing.T) {
+	srv, _ := newServerWith(t, io.Discard, func(o *api.Options) { o.MaxImportSize = 3 << 20 })
+	call(t, srv, "PUT", "/v1/workspaces/acme", admin, `{}`)
+
+	large := largeExport(t, 1<<20+1)
+	status, body, _ := call(t, srv, "POST", "/v1/workspaces/acme/import", admin, string(large))
+	require.Equal(t, http.StatusOK, status, "%.300s", body)
+	var result map[string]any
+	require.NoError(t, json.Unmarshal([]byte(body), &result))
+	assert.Greater(t, result["flows"], float64(100))
+
+	status, body, _ = call(t, srv, "POST", "/v1/workspaces/acme/import", admin, string(largeExport(t, 3<<20+1)))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, status)
+	assert.Equal(t, "the request body is larger than 3145728 bytes", errorOf(body))
+
+	// and without a Content-Length, while reading it
+	req, err := http.NewRequest("POST", srv.URL+"/v1/workspaces/acme/import", io.MultiReader(bytes.NewReader(largeExport(t, 3<<20+1))))
+	require.NoError(t, err)
+	req.ContentLength = -1
+	req.Header.Set("Authorization", "Bearer "+admin)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+
+	// every other endpoint keeps 1 MiB
+	status, _, _ = call(t, srv, "POST", "/v1/workspaces/acme/broadcasts", admin, string(large))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, status)
+}
+
+// largeExport is an export of as many copies of a small flow, each its own, as make it at least size bytes.
+func largeExport(t *testing.T, size int) []byte {
+	var flows []string
+	total := 0
+	for i := 0; total < size; i++ {
+		flow := fmt.Sprintf(`{"uuid": "%s", "name": "Flow %d", "spec_version": "13.0.0", "language": "eng", "type": "messaging",
+			"nodes": [{"uuid": "%s", "actions": [{"uuid": "%s", "type": "send_msg", "text": "%s"}], "exits": [{"uuid": "%s"}]}]}`,
+			uuids.NewV4(), i, uuids.NewV4(), uuids.NewV4(), strings.Repeat("Olá! ", 1000), uuids.NewV4())
+		flows = append(flows, flow)
+		total += len(flow)
 	}
+	return []byte(`{"version": "13", "flows": [` + strings.Join(flows, ",") + `]}`)
 }
 
 func TestOptOutsCSV(t *testing.T) {
@@ -358,4 +414,124 @@ func TestWorkspaceLimits(t *testing.T) {
 	assert.Equal(t, http.StatusOK, <-first)
 	status, _, _ = call(t, srv, "POST", "/v1/workspaces/globex/broadcasts", admin, `{"urns": ["whatsapp:5511987650001"], "text": "hi"}`)
 	assert.Equal(t, http.StatusOK, status, "its place is free again")
+}
+
+// The admin lists the workspaces with their counts, and deletes one with all it holds.
+func TestWorkspacesAdmin(t *testing.T) {
+	srv := newServer(t)
+	call(t, srv, "PUT", "/v1/workspaces/acme", admin, `{"name": "Acme", "token": "the-token-of-acme-1"}`)
+	call(t, srv, "PUT", "/v1/workspaces/globex", admin, `{}`)
+	status, body, _ := call(t, srv, "POST", "/v1/workspaces/acme/messages", admin, `{"uuid": "5d76d86b-3bb9-4d5a-b822-c9d86f5d8e41", "urn": "whatsapp:5511987650001", "text": "parar"}`)
+	require.Equal(t, http.StatusOK, status, body)
+
+	status, body, _ = call(t, srv, "GET", "/v1/workspaces", admin, ``)
+	require.Equal(t, http.StatusOK, status, body)
+	var list struct {
+		Results []map[string]any `json:"results"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &list))
+	require.Len(t, list.Results, 2)
+	assert.Equal(t, []any{"acme", "Acme", float64(1), float64(1)}, []any{list.Results[0]["id"], list.Results[0]["name"], list.Results[0]["contacts"], list.Results[0]["opted_out"]})
+	assert.Equal(t, []any{"globex", float64(0)}, []any{list.Results[1]["id"], list.Results[1]["contacts"]})
+
+	status, _, _ = call(t, srv, "GET", "/v1/workspaces", "the-token-of-acme-1", ``)
+	assert.Equal(t, http.StatusForbidden, status, "the admin's only")
+	status, _, _ = call(t, srv, "DELETE", "/v1/workspaces/acme", "the-token-of-acme-1", ``)
+	assert.Equal(t, http.StatusForbidden, status, "the admin's only")
+
+	status, _, _ = call(t, srv, "DELETE", "/v1/workspaces/acme", admin, ``)
+	assert.Equal(t, http.StatusNoContent, status)
+	status, _, _ = call(t, srv, "GET", "/v1/workspaces/acme", admin, ``)
+	assert.Equal(t, http.StatusNotFound, status)
+	status, body, _ = call(t, srv, "DELETE", "/v1/workspaces/acme", admin, ``)
+	assert.Equal(t, http.StatusNotFound, status)
+	assert.Equal(t, `no workspace "acme"`, errorOf(body))
+	status, _, _ = call(t, srv, "GET", "/v1/workspaces/acme/optouts", "the-token-of-acme-1", ``)
+	assert.Equal(t, http.StatusUnauthorized, status, "its token is no one's now")
+}
+
+// A request answered with a 4xx is logged with the reason the client was told, and bulk work logs one line with its
+// counts; every duration is elapsed_ms.
+func TestLogs(t *testing.T) {
+	var logs syncBuffer
+	srv, _ := newLoggingServer(t, api.Limits{}, &logs)
+	call(t, srv, "PUT", "/v1/workspaces/acme", admin, `{}`)
+	call(t, srv, "POST", "/v1/workspaces/acme/broadcasts", admin, `{"urns": ["whatsapp:5511987650001"], "text": "hi"}`)
+	call(t, srv, "POST", "/v1/workspaces/acme/broadcasts", admin, `{"urns": ["nope"], "text": "hi"}`)
+
+	var lines []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var entry map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &entry), line)
+		lines = append(lines, entry)
+		for key := range entry {
+			assert.False(t, strings.Contains(key, "elapsed") && key != "elapsed_ms", "a duration logged as %s", key)
+		}
+	}
+	find := func(msg string, status float64) map[string]any {
+		for _, l := range lines {
+			if l["msg"] == msg && (status == 0 || l["status"] == status) {
+				return l
+			}
+		}
+		return nil
+	}
+	bad := find("request", 422)
+	require.NotNil(t, bad, "%s", logs.String())
+	assert.Equal(t, `urns[0]: "nope" is not a valid URN: path cannot be empty`, bad["reason"])
+	assert.NotContains(t, find("request", 200), "reason")
+	broadcast := find("broadcast", 0)
+	require.NotNil(t, broadcast)
+	assert.Equal(t, []any{"acme", float64(1), float64(0), float64(1)}, []any{broadcast["workspace"], broadcast["total"], broadcast["sent"], broadcast["skipped_window_closed"]})
+	assert.Contains(t, broadcast, "elapsed_ms")
+}
+
+// syncBuffer is a buffer that a server's goroutines log into while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// A new workspace starts at version 1, and PUT and GET show the configuration in effect, defaults filled in.
+func TestWorkspaceShowsConfigurationInEffect(t *testing.T) {
+	srv := newServer(t)
+	status, body, _ := call(t, srv, "PUT", "/v1/workspaces/acme", admin, `{"languages": ["spa", "por"], "default_language": "spa"}`)
+	require.Equal(t, http.StatusCreated, status, body)
+	var ws map[string]any
+	require.NoError(t, json.Unmarshal([]byte(body), &ws))
+	assert.Equal(t, float64(1), ws["version"])
+	assert.Equal(t, "spa", ws["default_language"])
+	assert.Equal(t, []any{"spa", "por"}, ws["languages"])
+	assert.Equal(t, "Opted Out", ws["group"])
+	assert.Equal(t, []any{"CUST_SERVICE", "OTP"}, ws["allowed_categories"])
+	assert.Equal(t, "UTC", ws["timezone"])
+	assert.NotNil(t, ws["replies"])
+
+	// what GET shows, PUT back, changes nothing but the version
+	_, shown, _ := call(t, srv, "GET", "/v1/workspaces/acme", admin, ``)
+	var again map[string]any
+	require.NoError(t, json.Unmarshal([]byte(shown), &again))
+	for _, key := range []string{"id", "version", "created_on", "updated_on", "has_token"} {
+		delete(again, key)
+	}
+	putBack, _ := json.Marshal(again)
+	status, body, _ = call(t, srv, "PUT", "/v1/workspaces/acme", admin, string(putBack))
+	require.Equal(t, http.StatusOK, status, body)
+	require.NoError(t, json.Unmarshal([]byte(body), &again))
+	assert.Equal(t, float64(2), again["version"])
+	for _, key := range []string{"default_language", "languages", "group", "allowed_categories", "replies", "timezone"} {
+		assert.Equal(t, ws[key], again[key], key)
+	}
 }

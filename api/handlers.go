@@ -169,3 +169,16 @@ func (s *server) deleteGroupContacts(w http.ResponseWriter, r *http.Request) (in
 	result, err := s.svc.RemoveFromGroup(r.Context(), r.PathValue("ws"), r.PathValue("name"), req)
 	return http.StatusOK, result, err
 }
+
+func (s *server) getWorkspaces(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	workspaces, err := s.svc.Workspaces(r.Context())
+	return http.StatusOK, &listing{Results: workspaces}, err
+}
+
+func (s *server) deleteWorkspace(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	if err := s.svc.DeleteWorkspace(r.Context(), r.PathValue("ws")); err != nil {
+		return 0, nil, err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return 0, nil, nil
+}

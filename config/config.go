@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -42,6 +43,17 @@ type Document struct {
 
 	// Templates gives the category of each template by name, for messages that name a template without one.
 	Templates map[string]string `json:"templates,omitempty"`
+
+	// Where and how the workspace's flows run: see Environment.
+	Timezone        string `json:"timezone,omitempty"`
+	DateFormat      string `json:"date_format,omitempty"`
+	TimeFormat      string `json:"time_format,omitempty"`
+	Country         string `json:"country,omitempty"`
+	RedactionPolicy string `json:"redaction_policy,omitempty"`
+
+	// MarketingOptIn also keeps the contact field marketing_opt_in, false when the contact opts out and true when it
+	// opts back in: Weni's mailroom refuses MARKETING templates to a contact whose marketing_opt_in is false.
+	MarketingOptIn bool `json:"marketing_opt_in,omitempty"`
 }
 
 // KeywordChanges adds words to and removes words from the defaults of one intent, per language ("any" for words
@@ -62,6 +74,8 @@ type Config struct {
 	Keywords          *keywords.Catalog
 	Group             string
 	AllowedCategories []Category
+	MarketingOptIn    bool
+	Environment       Environment
 
 	replies   map[keywords.Intent]map[i18n.Language]string // nil for a disabled reply
 	templates map[string]Category
@@ -121,6 +135,8 @@ func (d *Document) Compile() (*Config, error) {
 		AllowedCategories: d.compileAllowedCategories(&p),
 		replies:           d.compileReplies(&p, langs),
 		templates:         d.compileTemplates(&p),
+		MarketingOptIn:    d.MarketingOptIn,
+		Environment:       d.compileEnvironment(&p),
 	}
 
 	// the catalog would only repeat what is wrong with the languages
@@ -365,4 +381,34 @@ func mustCompile(d *Document) *Config {
 		panic(err)
 	}
 	return cfg
+}
+
+// InEffect returns the document with what it leaves to the defaults filled in from c, its compiled configuration:
+// the configuration in effect, which reads the same compiled again. Keywords stay the changes the document makes,
+// as that is what a document says of them.
+func (d *Document) InEffect(c *Config) Document {
+	e := *d
+	e.DefaultLanguage = c.Keywords.DefaultLanguage()
+	e.Languages = c.Keywords.Languages()
+	e.Group = c.Group
+	e.AllowedCategories = make([]string, len(c.AllowedCategories))
+	for i, cat := range c.AllowedCategories {
+		e.AllowedCategories[i] = string(cat)
+	}
+	e.Templates = make(map[string]string, len(c.templates))
+	for name, cat := range c.templates {
+		e.Templates[name] = string(cat)
+	}
+	e.Replies = make(map[keywords.Intent]*ReplySettings, 2)
+	for _, intent := range []keywords.Intent{keywords.OptOut, keywords.OptIn} {
+		texts, enabled := c.replies[intent], c.replies[intent] != nil
+		if !enabled && d.Replies[intent] != nil {
+			texts = d.Replies[intent].Texts
+		}
+		e.Replies[intent] = &ReplySettings{Enabled: &enabled, Texts: maps.Clone(texts)}
+	}
+	env := c.Environment
+	e.Timezone, e.DateFormat, e.TimeFormat = env.Timezone.String(), string(env.DateFormat), string(env.TimeFormat)
+	e.Country, e.RedactionPolicy = string(env.Country), string(env.RedactionPolicy)
+	return e
 }

@@ -1,11 +1,14 @@
 package config_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/nyaruka/gocommon/i18n"
+	"github.com/nyaruka/goflow/envs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -105,6 +108,13 @@ func TestParseErrors(t *testing.T) {
 		{`{"group": "   "}`, "group: is blank"},
 		{`{"allowed_categories": ["OTP", "PROMO"]}`, `allowed_categories[1]: unknown category "PROMO" (want CUST_SERVICE or UTILITY, OTP or AUTHENTICATION, MARKETING)`},
 		{`{"templates": {"welcome": ""}}`, "templates.welcome: category is empty"},
+		{`{"timezone": "Brazil/Sao Paulo"}`, `timezone: "Brazil/Sao Paulo" is not an IANA time zone name such as America/Sao_Paulo`},
+		{`{"timezone": "Local"}`, `timezone: "Local" is not an IANA time zone name such as America/Sao_Paulo`},
+		{`{"date_format": "DD/MM/YYYY"}`, `date_format: "DD/MM/YYYY" is not one of [DD-MM-YYYY MM-DD-YYYY YYYY-MM-DD]`},
+		{`{"time_format": "HH:mm"}`, `time_format: "HH:mm" is not one of [tt:mm h:mm aa tt:mm:ss h:mm:ss aa]`},
+		{`{"country": "Brazil"}`, `country: "Brazil" is not an ISO 3166-1 alpha-2 country code such as BR`},
+		{`{"country": "ZZ"}`, `country: "ZZ" is not an ISO 3166-1 alpha-2 country code such as BR`},
+		{`{"redaction_policy": "all"}`, `redaction_policy: "all" is not one of [none urns]`},
 	}
 	for _, tc := range tests {
 		_, err := config.Parse([]byte(tc.input))
@@ -136,4 +146,61 @@ func TestParseCategory(t *testing.T) {
 		assert.NoError(t, err)
 		assert.Equal(t, want, got, in)
 	}
+}
+
+func TestEnvironment(t *testing.T) {
+	env := config.Default.Environment
+	assert.Equal(t, time.UTC, env.Timezone)
+	assert.Equal(t, envs.DateFormatYearMonthDay, env.DateFormat)
+	assert.Equal(t, envs.TimeFormatHourMinute, env.TimeFormat)
+	assert.Equal(t, i18n.NilCountry, env.Country)
+	assert.Equal(t, envs.RedactionPolicyNone, env.RedactionPolicy)
+
+	cfg, err := config.Parse([]byte(`{"timezone": "America/Sao_Paulo", "date_format": "DD-MM-YYYY", "time_format": "h:mm aa", "country": "br", "redaction_policy": "urns"}`))
+	require.NoError(t, err)
+	env = cfg.Environment
+	assert.Equal(t, "America/Sao_Paulo", env.Timezone.String())
+	assert.Equal(t, envs.DateFormatDayMonthYear, env.DateFormat)
+	assert.Equal(t, envs.TimeFormatHourMinuteAmPm, env.TimeFormat)
+	assert.Equal(t, i18n.Country("BR"), env.Country)
+	assert.Equal(t, envs.RedactionPolicyURNs, env.RedactionPolicy)
+}
+
+// The configuration in effect fills in every default, and compiles to the same configuration.
+func TestInEffect(t *testing.T) {
+	for _, input := range []string{`{}`, `{"default_language": "spa", "languages": ["spa", "eng"], "group": "Fora", "allowed_categories": [],
+		"templates": {"promo": "marketing"}, "replies": {"opt_in": {"enabled": false}}, "timezone": "America/Sao_Paulo", "country": "BR",
+		"keywords": {"opt_out": {"add": {"spa": ["baja"]}}}}`} {
+		doc := &config.Document{}
+		require.NoError(t, json.Unmarshal([]byte(input), doc))
+		cfg, err := doc.Compile()
+		require.NoError(t, err)
+		effective := doc.InEffect(cfg)
+
+		again, err := effective.Compile()
+		require.NoError(t, err, input)
+		assert.Equal(t, effective, effective.InEffect(again), input)
+		assert.NotEmpty(t, effective.DefaultLanguage)
+		assert.NotEmpty(t, effective.Languages)
+		assert.NotEmpty(t, effective.Group)
+		assert.NotNil(t, effective.AllowedCategories)
+		assert.Len(t, effective.Replies, 2)
+		assert.NotEmpty(t, effective.Timezone)
+		assert.Equal(t, cfg.Keywords.Match("baja", "spa"), again.Keywords.Match("baja", "spa"))
+	}
+
+	doc := &config.Document{}
+	cfg, err := doc.Compile()
+	require.NoError(t, err)
+	data, err := json.Marshal(doc.InEffect(cfg))
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"default_language": "por", "languages": ["por", "spa", "eng"], "group": "Opted Out",
+		"allowed_categories": ["CUST_SERVICE", "OTP"], "timezone": "UTC", "date_format": "YYYY-MM-DD", "time_format": "tt:mm",
+		"redaction_policy": "none", "replies": {
+		"opt_out": {"enabled": true, "texts": {"por": "Seu pedido para sair da conversa foi atendido. Favor enviar #voltar para retornar!",
+			"spa": "Tu solicitud de abandonar la conversación se cumplió. ¡Envíe #volver para regresar!",
+			"eng": "Your request to leave the conversation has been fulfilled. Please send #start to come back!"}},
+		"opt_in": {"enabled": true, "texts": {"por": "Seu pedido de retornar à conversa foi atendido! Bem vindo de volta!",
+			"spa": "Se ha concedido su solicitud para volver a la conversación! Bienvenido de nuevo!",
+			"eng": "Your request to return to the conversation has been fulfilled! Welcome back!"}}}}`, string(data))
 }

@@ -3,6 +3,7 @@ package consent
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/nyaruka/gocommon/dates"
 	"github.com/nyaruka/goflow/assets"
@@ -16,8 +17,9 @@ import (
 
 // The fields the state is kept in, as references for dependencies and errors.
 var (
-	StatusFieldRef    = assets.NewFieldReference(StatusField, "Opt-Out Status")
-	ChangedOnFieldRef = assets.NewFieldReference(ChangedOnField, "Opt-Out Changed On")
+	StatusFieldRef         = assets.NewFieldReference(StatusField, "Opt-Out Status")
+	ChangedOnFieldRef      = assets.NewFieldReference(ChangedOnField, "Opt-Out Changed On")
+	MarketingOptInFieldRef = assets.NewFieldReference(MarketingOptInField, "Marketing Opt-In")
 )
 
 // timeLayout is how the changed-on field is written: goflow parses ISO 8601 whatever the workspace's date format.
@@ -45,6 +47,7 @@ func Apply(ctx context.Context, eng flows.Engine, env envs.Environment, sa flows
 		return apply(modifiers.NewField(field, value))
 	}
 
+	cfg := config.For(sa)
 	if previous != target {
 		if err := setField(StatusFieldRef, string(target)); err != nil {
 			return previous, err
@@ -52,9 +55,14 @@ func Apply(ctx context.Context, eng flows.Engine, env envs.Environment, sa flows
 		if err := setField(ChangedOnFieldRef, dates.Now().UTC().Format(timeLayout)); err != nil {
 			return previous, err
 		}
+		if cfg.MarketingOptIn && target != Undefined {
+			if err := setField(MarketingOptInFieldRef, strconv.FormatBool(target == OptedIn)); err != nil {
+				return previous, err
+			}
+		}
 	}
 
-	name := config.For(sa).Group
+	name := cfg.Group
 	group := sa.Groups().FindByName(name)
 	if group == nil {
 		log(events.NewError(fmt.Sprintf("No such group with name '%s'", name), events.ErrorCodeDependencyMissing))

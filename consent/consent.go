@@ -16,6 +16,11 @@ const (
 	ChangedOnField = "optout_changed_on"
 )
 
+// MarketingOptInField is the field Weni's mailroom reads: it refuses MARKETING templates to a contact whose value is
+// false, no, 0 or n. A workspace configured with marketing_opt_in keeps it too, so that Weni blocks those templates
+// natively.
+const MarketingOptInField = "marketing_opt_in"
+
 // Status is a contact's opt-out state.
 type Status string
 

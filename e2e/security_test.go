@@ -29,6 +29,11 @@ func workspaceEndpoints(ws string) [][2]string {
 		{"GET", p + "/webhooks"},
 		{"GET", p + "/webhooks/5d76d86b-3bb9-4d5a-b822-c9d86f5d8e41"},
 		{"GET", p + "/outbox"},
+		{"GET", p + "/groups"},
+		{"POST", p + "/groups"},
+		{"POST", p + "/groups/Customers/contacts"},
+		{"DELETE", p + "/groups/Customers/contacts"},
+		{"DELETE", p},
 	}
 }
 

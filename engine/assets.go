@@ -41,7 +41,15 @@ func NewEnvironment(cfg *config.Config) envs.Environment {
 			langs = append(langs, l)
 		}
 	}
-	return envs.NewBuilder().WithAllowedLanguages(langs...).Build()
+	e := cfg.Environment
+	return envs.NewBuilder().
+		WithAllowedLanguages(langs...).
+		WithTimezone(e.Timezone).
+		WithDateFormat(e.DateFormat).
+		WithTimeFormat(e.TimeFormat).
+		WithDefaultCountry(e.Country).
+		WithRedactionPolicy(e.RedactionPolicy).
+		Build()
 }
 
 type source struct {
@@ -58,7 +66,13 @@ func (s *source) FlowByUUID(uuid assets.FlowUUID) (assets.Flow, error) {
 
 func (s *source) OptoutConfig() *config.Config { return s.cfg }
 
-var _ config.Provider = (*source)(nil)
+// HandlesConsentChanged says that the hosts of these assets handle the consent event, as README's embedding asks.
+func (s *source) HandlesConsentChanged() bool { return true }
+
+var (
+	_ config.Provider        = (*source)(nil)
+	_ consent.ChangedHandler = (*source)(nil)
+)
 
 // CheckAssets returns an error naming what the workspace lacks for the plugin to record a change: the two status
 // fields and the opted-out group. Without them an opt-out would be answered but not remembered, which is worse than

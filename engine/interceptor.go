@@ -3,12 +3,11 @@ package engine
 import (
 	"context"
 
+	"github.com/nyaruka/goflow/assets"
 	"github.com/nyaruka/goflow/envs"
 	"github.com/nyaruka/goflow/flows"
 	"github.com/nyaruka/goflow/flows/events"
-	"github.com/nyaruka/goflow/flows/triggers"
 
-	"github.com/optout-dev/optout/config"
 	"github.com/optout-dev/optout/keywords"
 )
 
@@ -16,12 +15,13 @@ import (
 // opt-out or opt-in keyword. A host calls it first for every message, so no flow, however it was built, can swallow
 // an opt-out.
 type Interceptor struct {
-	eng flows.Engine
+	eng  flows.Engine
+	flow *assets.FlowReference
 }
 
 // NewInterceptor creates an interceptor that runs the system flow on the given engine.
 func NewInterceptor(eng flows.Engine) *Interceptor {
-	return &Interceptor{eng: eng}
+	return &Interceptor{eng: eng, flow: SystemFlow()}
 }
 
 // Result is what the interceptor decided about a message.
@@ -42,19 +42,14 @@ func (r Result) Handled() bool { return r.Session != nil }
 // Intercept checks the message against the workspace's keywords and, on a keyword, runs the system flow for the
 // contact, which it modifies. Most messages are not keywords: for them it does no I/O and allocates nothing.
 func (i *Interceptor) Intercept(ctx context.Context, sa flows.SessionAssets, env envs.Environment, contact *flows.Contact, msg *events.MsgReceived) (Result, error) {
-	m := config.For(sa).Keywords.Match(msg.Msg.Text(), contact.Language())
-	if m.Intent == keywords.None {
-		return Result{Match: m}, nil
+	kw, err := MatchKeyword(sa, contact, msg, i.flow)
+	if err != nil || kw.Trigger == nil {
+		return Result{Match: kw.Match}, err
 	}
 
-	if err := CheckAssets(sa); err != nil {
-		return Result{Match: m}, err
-	}
-
-	trigger := triggers.NewBuilder(SystemFlow()).MsgReceived(msg).Build()
-	session, sprint, err := i.eng.NewSession(ctx, sa, env, contact, trigger, nil)
+	session, sprint, err := i.eng.NewSession(ctx, sa, env, contact, kw.Trigger, nil)
 	if err != nil {
-		return Result{Match: m}, err
+		return Result{Match: kw.Match}, err
 	}
-	return Result{Match: m, Session: session, Events: sprint.Events()}, nil
+	return Result{Match: kw.Match, Session: session, Events: sprint.Events()}, nil
 }

@@ -144,7 +144,7 @@ func (e *Export) AddDependencies(deps []*Dependency) {
 	}
 }
 
-// unsnakify names a field after its key as RapidPro does, e.g. first_name as First Name. Keys are valid by now, so
+// unsnakify names a field after its key as RapidPro does, e.g. first_name as First Name. Keys are checked first, so
 // they are lowercase ASCII.
 func unsnakify(key string) string {
 	words := strings.Split(key, "_")

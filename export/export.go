@@ -10,6 +10,8 @@ import (
 	"github.com/nyaruka/goflow/assets"
 	"github.com/nyaruka/goflow/assets/static"
 	"github.com/nyaruka/goflow/flows/definition/legacy"
+
+	"github.com/optout-dev/optout/internal/strictjson"
 )
 
 // CurrentVersion is the version that exports are written with. RapidPro still writes it because what surrounds the
@@ -28,7 +30,11 @@ type Export struct {
 	Triggers  []*Trigger
 }
 
+// exportEnvelope is what Read decodes a document into: an export's parts, and what tells a flow definition.
 type exportEnvelope struct {
+	Nodes       json.RawMessage `json:"nodes"`
+	SpecVersion json.RawMessage `json:"spec_version"`
+
 	Version   json.RawMessage   `json:"version"`
 	Site      string            `json:"site"`
 	Flows     []json.RawMessage `json:"flows"`
@@ -49,31 +55,34 @@ func Read(data []byte) (*Export, error) {
 		return nil, errors.New("is empty")
 	}
 
-	var properties map[string]json.RawMessage
-	if err := jsonx.Unmarshal(data, &properties); err != nil {
+	// one decoding finds out what the document is and keeps the parts of an export, which is most of a document's
+	// size, so that a large export is held once as its parts rather than again as a map of its properties
+	doc := &exportEnvelope{}
+	if err := jsonx.Unmarshal(data, doc); err != nil {
 		var syntaxErr *json.SyntaxError
-		if errors.As(err, &syntaxErr) {
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syntaxErr):
 			return nil, fmt.Errorf("isn't valid JSON: %w", err)
+		case errors.As(err, &typeErr) && typeErr.Field != "":
+			return nil, fmt.Errorf("field '%s' must be %s, not %s", typeErr.Field, strictjson.Kind(typeErr.Type), typeErr.Value)
 		}
 		return nil, errors.New("isn't a JSON object")
 	}
-	if properties == nil {
+	if bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
 		return nil, errors.New("isn't a JSON object")
 	}
 
-	_, hasFlows := properties["flows"]
-	_, hasVersion := properties["version"]
-	_, hasNodes := properties["nodes"]
-	_, hasSpecVersion := properties["spec_version"]
-	isFlow := hasNodes || hasSpecVersion || legacy.IsPossibleDefinition(data)
+	hasFlows, hasVersion, hasNodes, hasSpecVersion := doc.Flows != nil, doc.Version != nil, doc.Nodes != nil, doc.SpecVersion != nil
+	isFlow := hasNodes || hasSpecVersion || (!hasFlows && legacy.IsPossibleDefinition(data))
 
 	switch {
 	case hasFlows || (hasVersion && !isFlow):
-		return readExport(data)
+		return readExport(doc)
 	case isFlow:
 		// RapidPro migrates a legacy flow read on its own from the flow's version, which is held to what exports are
 		if hasVersion && !hasSpecVersion && !hasNodes {
-			if _, err := readVersion(properties["version"]); err != nil {
+			if _, err := readVersion(doc.Version); err != nil {
 				return nil, err
 			}
 		}
@@ -87,12 +96,7 @@ func Read(data []byte) (*Export, error) {
 	}
 }
 
-func readExport(data []byte) (*Export, error) {
-	envelope := &exportEnvelope{}
-	if err := decode(data, envelope); err != nil {
-		return nil, err
-	}
-
+func readExport(envelope *exportEnvelope) (*Export, error) {
 	version, err := readVersion(envelope.Version)
 	if err != nil {
 		return nil, err
@@ -109,6 +113,7 @@ func readExport(data []byte) (*Export, error) {
 		if err := e.Flows[i].UnmarshalJSON(raw); err != nil {
 			return nil, fmt.Errorf("%s: %w", flowPath(i, raw), err)
 		}
+		envelope.Flows[i] = nil // read: its definition is the flow's now
 	}
 	if e.Fields, err = readItems[Field]("fields", envelope.Fields); err != nil {
 		return nil, err

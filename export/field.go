@@ -65,3 +65,12 @@ func checkFieldKey(key string) error {
 	}
 	return nil
 }
+
+// NewTextField is a text field with the key, named after it as RapidPro names the fields it creates on import (e.g.
+// first_name as First Name), or an error when RapidPro wouldn't accept the key.
+func NewTextField(key string) (*Field, error) {
+	if err := checkFieldKey(key); err != nil {
+		return nil, err
+	}
+	return &Field{Key: key, Name: unsnakify(key), Type: assets.FieldTypeText}, nil
+}

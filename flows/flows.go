@@ -2,7 +2,7 @@
 // and the CLI can print them without reading the repository's files:
 //
 //   - optout.json is the system flow the interceptor runs, built from the plugin's keyword router and its opt_out
-//     and opt_in actions; flow designers copy its first node into their own flows.
+//     and opt_in actions; a host with the plugin runs it, and flows of designers' own can enter it.
 //   - optout_portable.json does the same with stock goflow actions and routers only, for platforms without the
 //     plugin.
 package flows

@@ -62,6 +62,8 @@ func TestPortableExportWithStockGoflow(t *testing.T) {
 		assert.Equal(t, tc.changedOn, fieldText(sa, contact, "optout_changed_on") != "", tc.text)
 		assert.Equal(t, tc.inGroup, contact.Groups().FindByUUID(optedOutGroup(sa).UUID()) != nil, tc.text)
 		assert.Equal(t, tc.reply, replyText(sprint), tc.text)
+		// Weni's mailroom refuses MARKETING templates to a contact whose marketing_opt_in is false
+		assert.Equal(t, map[string]string{"opted_out": "false", "opted_in": "true"}[tc.status], fieldText(sa, contact, "marketing_opt_in"), tc.text)
 	}
 }
 
@@ -107,10 +109,16 @@ func portableAssets(t *testing.T) goflows.SessionAssets {
 	sa, err := goengine.NewSessionAssets(envs.NewBuilder().Build(), src, nil)
 	require.NoError(t, err)
 
-	// the portable export's dependencies are all in it: nothing a platform must create by hand
+	// the portable export's dependencies are all in it but the two globals that point it at optout serve, which a
+	// platform's admin sets, or leaves out
 	deps, err := exp.Dependencies(nil)
 	require.NoError(t, err)
-	assert.Empty(t, deps)
+	var missing []string
+	for _, d := range deps {
+		missing = append(missing, d.String())
+		assert.Equal(t, export.EffectWarn, d.Effect)
+	}
+	assert.Equal(t, []string{"global optout_url", "global optout_token"}, missing)
 	return sa
 }
 

@@ -140,6 +140,7 @@ func (s *Service) Broadcast(ctx context.Context, workspaceID string, request *Br
 		}
 	}
 
+	started := time.Now()
 	b := &store.Broadcast{
 		ID:        string(flows.NewEventUUID()),
 		Workspace: w.ID,
@@ -152,7 +153,9 @@ func (s *Service) Broadcast(ctx context.Context, workspaceID string, request *Br
 		summary := *request
 		summary.URNs = nil
 		b.Request = jsonx.MustMarshal(&summary)
-		return s.dryRun(ctx, w, b, req)
+		v, err := s.dryRun(ctx, w, b, req)
+		s.logBroadcast(w, v, started, err)
+		return v, err
 	}
 	if err := s.store.CreateBroadcast(ctx, b); err != nil {
 		return nil, storeError(err)
@@ -167,7 +170,19 @@ func (s *Service) Broadcast(ctx context.Context, workspaceID string, request *Br
 	if err := s.store.FinishBroadcast(ctx, b.ID, s.now().UTC()); err != nil {
 		return nil, storeError(err)
 	}
-	return s.GetBroadcast(ctx, w.ID, b.ID, 0, PageSize)
+	v, err := s.GetBroadcast(ctx, w.ID, b.ID, 0, PageSize)
+	s.logBroadcast(w, v, started, err)
+	return v, err
+}
+
+// logBroadcast writes the one line a broadcast logs, with its counts.
+func (s *Service) logBroadcast(w *workspace, v *BroadcastView, started time.Time, err error) {
+	if err != nil {
+		return // the API logs the request's error
+	}
+	s.log.Info("broadcast", "workspace", w.ID, "broadcast", v.ID, "dry_run", v.DryRun, "total", v.Total, "sent", v.Sent,
+		"skipped_opted_out", v.Skipped[string(engine.ReasonOptedOut)], "skipped_window_closed", v.Skipped[string(engine.ReasonWindowClosed)],
+		"elapsed_ms", time.Since(started).Milliseconds())
 }
 
 // dryRun decides a broadcast and keeps only its summary, without its recipients or its request's URNs: a dry run
@@ -339,6 +354,35 @@ func broadcastView(b *store.Broadcast, recipients []*store.BroadcastRecipient, l
 		v.Next = nextCursor(len(recipients), limit, func() int64 { return recipients[len(recipients)-1].Seq })
 	}
 	return v
+}
+
+// decisionTally counts decisions, for the one log line a piece of bulk work writes.
+type decisionTally struct {
+	sent    int
+	skipped map[engine.Reason]int
+}
+
+func (t *decisionTally) add(d engine.Decision) {
+	if d.Send {
+		t.sent++
+		return
+	}
+	if t.skipped == nil {
+		t.skipped = map[engine.Reason]int{}
+	}
+	t.skipped[d.Reason]++
+}
+
+func (t *decisionTally) total() int {
+	n := t.sent
+	for _, k := range t.skipped {
+		n += k
+	}
+	return n
+}
+
+func (t *decisionTally) attrs() []any {
+	return []any{"sent", t.sent, "skipped_opted_out", t.skipped[engine.ReasonOptedOut], "skipped_window_closed", t.skipped[engine.ReasonWindowClosed]}
 }
 
 func decisionName(d engine.Decision) string {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/nyaruka/goflow/flows"
-	goactions "github.com/nyaruka/goflow/flows/actions"
 	"github.com/nyaruka/goflow/flows/events"
 	"github.com/nyaruka/goflow/flows/triggers"
 
@@ -64,7 +63,15 @@ func (s *Service) FireCampaigns(ctx context.Context, now time.Time) error {
 }
 
 // fireEvent streams the campaign's group in batches and fires the event for each member it is due for.
+// It logs one line with what it decided, when it fired for anyone.
 func (s *Service) fireEvent(ctx context.Context, w *workspace, c *export.Campaign, e *export.CampaignEvent, now time.Time) error {
+	started := time.Now()
+	tally := &decisionTally{}
+	defer func() {
+		if tally.total() > 0 {
+			s.log.Info("fired campaign event", append([]any{"workspace", w.ID, "campaign", c.UUID, "event", e.UUID, "elapsed_ms", time.Since(started).Milliseconds()}, tally.attrs()...)...)
+		}
+	}()
 	for after := int64(0); ; {
 		members, err := s.store.GroupContacts(ctx, w.ID, c.Group.UUID, after, BatchSize)
 		if err != nil || len(members) == 0 {
@@ -90,8 +97,12 @@ func (s *Service) fireEvent(ctx context.Context, w *workspace, c *export.Campaig
 				return err
 			}
 			if due, ok := dueTime(w, contact, e); ok && !due.After(now) && now.Sub(due) <= CampaignLookback {
-				if err := s.fire(ctx, w, c, e, m, now); err != nil {
+				d, fired, err := s.fire(ctx, w, c, e, m, now)
+				if err != nil {
 					return err
+				}
+				if fired {
+					tally.add(d)
 				}
 			}
 		}
@@ -121,25 +132,37 @@ func dueTime(w *workspace, contact *flows.Contact, e *export.CampaignEvent) (tim
 		base = v.Datetime.Native()
 	}
 
-	unit := map[export.OffsetUnit]time.Duration{export.OffsetMinute: time.Minute, export.OffsetHour: time.Hour, export.OffsetDay: 24 * time.Hour, export.OffsetWeek: 7 * 24 * time.Hour}[e.Unit]
-	due := base.UTC().Add(time.Duration(e.Offset) * unit)
+	// offsets in days and weeks are calendar days where the workspace is, and a delivery hour is its local hour, so
+	// that "the day after, at 9:00" is 9:00 there whatever daylight saving time did in between
+	local := base.In(w.cfg.Environment.Timezone)
+	var due time.Time
+	switch e.Unit {
+	case export.OffsetMinute:
+		due = local.Add(time.Duration(e.Offset) * time.Minute)
+	case export.OffsetHour:
+		due = local.Add(time.Duration(e.Offset) * time.Hour)
+	case export.OffsetDay:
+		due = local.AddDate(0, 0, e.Offset)
+	case export.OffsetWeek:
+		due = local.AddDate(0, 0, 7*e.Offset)
+	}
 	if e.DeliveryHour != export.NoDeliveryHour {
-		due = time.Date(due.Year(), due.Month(), due.Day(), e.DeliveryHour, 0, 0, 0, time.UTC)
+		due = time.Date(due.Year(), due.Month(), due.Day(), e.DeliveryHour, 0, 0, 0, due.Location())
 	}
 	return due, true
 }
 
 // fire fires the event for one contact under its lock, re-reading it so that nothing it said meanwhile is lost.
-func (s *Service) fire(ctx context.Context, w *workspace, c *export.Campaign, e *export.CampaignEvent, member *store.Contact, now time.Time) error {
+func (s *Service) fire(ctx context.Context, w *workspace, c *export.Campaign, e *export.CampaignEvent, member *store.Contact, now time.Time) (engine.Decision, bool, error) {
 	unlock, err := s.cluster.LockContact(ctx, w.ID, member.URN)
 	if err != nil {
-		return storeError(err)
+		return engine.Decision{}, false, storeError(err)
 	}
 	defer unlock()
 
 	contact, lastInbound, err := s.loadContact(ctx, w, member.URN, "")
 	if err != nil {
-		return err
+		return engine.Decision{}, false, err
 	}
 	d := engine.Decide(w.cfg, consent.StatusOf(w.sa, contact), lastInbound, now, campaignMessage(w, e))
 	cc := s.begin(w, contact, lastInbound, engine.OriginCampaign)
@@ -147,16 +170,16 @@ func (s *Service) fire(ctx context.Context, w *workspace, c *export.Campaign, e 
 
 	if d.Send {
 		if err := s.runEvent(ctx, w, c, e, cc); err != nil {
-			return err
+			return d, false, err
 		}
 	}
 	if err := s.commit(ctx, cc); errors.Is(err, store.ErrConflict) {
-		return nil // another instance fired it first
+		return d, false, nil // another instance fired it first
 	} else if err != nil {
-		return err
+		return d, false, err
 	}
 	s.decisions.Inc(string(engine.OriginCampaign), decisionName(d), string(d.Reason))
-	return nil
+	return d, true, nil
 }
 
 // runEvent sends the event's message, or starts its flow as its start mode says.
@@ -197,23 +220,12 @@ func (s *Service) runEvent(ctx context.Context, w *workspace, c *export.Campaign
 	return cc.keepSession(session, sprint)
 }
 
-// campaignMessage is what the event sends, for the decision: the first template its flow sends, else free text.
+// campaignMessage is what the event sends, for the decision: its message's free text, or what its flow sends.
 func campaignMessage(w *workspace, e *export.CampaignEvent) engine.Message {
-	msg := engine.Message{Origin: engine.OriginCampaign}
-	if e.Type != export.EventTypeFlow {
-		return msg
-	}
-	flow, err := w.sa.Flows().Get(e.Flow.UUID)
-	if err != nil {
-		return msg
-	}
-	for _, node := range flow.Nodes() {
-		for _, a := range node.Actions() {
-			if send, ok := a.(*goactions.SendMsg); ok && send.Template != nil {
-				msg.Template = send.Template.Name
-				return msg
-			}
+	if e.Type == export.EventTypeFlow {
+		if flow, err := w.sa.Flows().Get(e.Flow.UUID); err == nil {
+			return engine.FlowMessage(flow, engine.OriginCampaign)
 		}
 	}
-	return msg
+	return engine.Message{Origin: engine.OriginCampaign}
 }

@@ -79,3 +79,47 @@ func TestCampaigns(t *testing.T) {
 		assert.NotEqual(t, "campaign", m.Source)
 	}
 }
+
+// A campaign event "at noon" fires at noon where the workspace is, daylight saving time or not: 15 days after 1 March
+// is after New York moves its clocks forward, on 8 March 2026.
+func TestCampaignsInTheWorkspacesTimeZone(t *testing.T) {
+	for _, tc := range []struct {
+		timezone string
+		due      time.Time // in UTC
+	}{
+		{"America/Sao_Paulo", time.Date(2026, 3, 16, 15, 0, 0, 0, time.UTC)},
+		{"America/New_York", time.Date(2026, 3, 16, 16, 0, 0, 0, time.UTC)}, // EDT: UTC-4; it was UTC-5 when joining
+		{"", time.Date(2026, 3, 16, 12, 0, 0, 0, time.UTC)},
+	} {
+		t.Run(tc.timezone, func(t *testing.T) {
+			e := newEnv(t)
+			e.now = time.Date(2026, 3, 1, 15, 0, 0, 0, time.UTC)
+			e.workspace("acme", `{"default_language": "eng", "timezone": "`+tc.timezone+`"}`)
+			e.importFile("acme", "../../shared/rapidpro-exports/survey_campaign.json")
+			e.importFile("acme", "testdata/join_survey.json")
+			ana := "whatsapp:5511987650001"
+			e.message("acme", ana, "survey")
+
+			e.advance(tc.due.Sub(e.clock()) - time.Minute)
+			e.message("acme", ana, "oi")
+			require.NoError(t, e.svc.FireCampaigns(e.ctx, e.clock()))
+			assert.Empty(t, campaignSends(t, e), "a minute early")
+
+			e.advance(time.Minute)
+			require.NoError(t, e.svc.FireCampaigns(e.ctx, e.clock()))
+			assert.Len(t, campaignSends(t, e), 1, "on time")
+		})
+	}
+}
+
+func campaignSends(t *testing.T, e *env) []string {
+	outbox, _, err := e.svc.Outbox(e.ctx, "acme", 0, 100)
+	require.NoError(t, err)
+	var sent []string
+	for _, m := range outbox {
+		if m.Source == "campaign" {
+			sent = append(sent, m.Text)
+		}
+	}
+	return sent
+}

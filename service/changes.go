@@ -119,7 +119,7 @@ func (s *Service) queue(c *contactChange, urn urns.URN, text, template string, c
 // setConsent moves the contact to the status at a request from outside a flow (the API, an import), as a keyword
 // would but without the reply: the fields and the group, the audit row, the webhook, and an opt-out ends the contact's
 // waiting session. It returns whether the status changed.
-func (s *Service) setConsent(ctx context.Context, c *contactChange, target consent.Status, source store.Source, language i18n.Language) (bool, error) {
+func (s *Service) setConsent(ctx context.Context, c *contactChange, target consent.Status, source store.Source, keyword string, language i18n.Language) (bool, error) {
 	previous, err := consent.Apply(ctx, s.eng, c.w.env, c.w.sa, c.contact, target, func(flows.Event) {})
 	if err != nil || previous == target {
 		return false, err
@@ -127,7 +127,7 @@ func (s *Service) setConsent(ctx context.Context, c *contactChange, target conse
 	if target == consent.OptedOut {
 		c.endSession()
 	}
-	return true, s.recordConsent(c, previous, target, "", language, source)
+	return true, s.recordConsent(c, previous, target, keyword, language, source)
 }
 
 // endSession ends the contact's waiting session: no flow goes on talking to a contact who left.
@@ -221,4 +221,34 @@ func templateName(msg *flows.MsgOut) string {
 		return t.Template.Name
 	}
 	return ""
+}
+
+// forEachContact reads the stored contacts of the items' URNs a batch at a time, with one query a batch, and calls fn
+// with each item and its contact, nil for a URN the workspace doesn't know. progress, when not nil, is called with
+// the items done after each batch. It is how bulk work (imports, group membership) walks its contacts.
+func forEachContact[T any](ctx context.Context, s *Service, w *workspace, items []T, urnOf func(T) urns.URN, fn func(T, *store.Contact) error, progress func(int)) error {
+	for start := 0; start < len(items); start += BatchSize {
+		batch := items[start:min(start+BatchSize, len(items))]
+		keys := make([]urns.URN, len(batch))
+		for i, item := range batch {
+			keys[i] = urnOf(item)
+		}
+		existing, err := s.store.ContactsByURN(ctx, w.ID, keys)
+		if err != nil {
+			return storeError(err)
+		}
+		byURN := make(map[urns.URN]*store.Contact, len(existing))
+		for _, c := range existing {
+			byURN[c.URN] = c
+		}
+		for i, item := range batch {
+			if err := fn(item, byURN[keys[i]]); err != nil {
+				return err
+			}
+		}
+		if progress != nil {
+			progress(start + len(batch))
+		}
+	}
+	return nil
 }

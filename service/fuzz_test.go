@@ -6,11 +6,14 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/nyaruka/gocommon/i18n"
 	"github.com/nyaruka/gocommon/urns"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/optout-dev/optout/config"
 	"github.com/optout-dev/optout/identity"
+	"github.com/optout-dev/optout/internal/sanitize"
 	"github.com/optout-dev/optout/internal/strictjson"
 )
 
@@ -133,7 +136,11 @@ func FuzzReadWorkspace(f *testing.F) {
 }
 
 func FuzzReadConsent(f *testing.F) {
-	for _, seed := range []string{`{"status": "opted_out"}`, `{"status": "opted_in"}`, `{"status": ""}`, `{"status": 1}`, `{}`, `x`} {
+	for _, seed := range []string{
+		`{"status": "opted_out"}`, `{"status": "opted_in"}`, `{"status": ""}`, `{"status": 1}`, `{}`, `x`,
+		`{"status": "opted_out", "keyword": "  PARAR!", "language": "", "msg_uuid": "5d76d86b-3bb9-4d5a-b822-c9d86f5d8e41", "source": "flow"}`,
+		`{"status": "opted_in", "keyword": "#voltar", "language": "xx", "source": "import"}`,
+	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -141,11 +148,18 @@ func FuzzReadConsent(f *testing.F) {
 		if !ok {
 			return
 		}
-		if err := checkConsent(req); err != nil {
+		source, keyword, language, err := checkConsent(config.Default, req)
+		if err != nil {
 			checkRejected(t, err)
 			return
 		}
 		assert.Contains(t, []string{"opted_out", "opted_in"}, string(req.Status))
+		assert.Contains(t, []string{"api", "flow"}, string(source))
+		assert.NoError(t, sanitize.Check(keyword))
+		if language != "" {
+			_, err := i18n.ParseLanguage(string(language))
+			assert.NoError(t, err)
+		}
 	})
 }
 

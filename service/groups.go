@@ -131,35 +131,27 @@ func (s *Service) changeMembers(ctx context.Context, workspaceID, name string, r
 
 	result := &MembersResult{}
 	change := &store.Change{Workspace: w.ID}
-	for start := 0; start < len(keys); start += BatchSize {
-		batch := keys[start:min(start+BatchSize, len(keys))]
-		existing, err := s.store.ContactsByURN(ctx, w.ID, batch)
+	err = forEachContact(ctx, s, w, keys, func(urn urns.URN) urns.URN { return urn }, func(urn urns.URN, rec *store.Contact) error {
+		if rec == nil && modification == modifiers.GroupsRemove {
+			result.Unchanged++ // no contact, so no member
+			return nil
+		}
+		changed, err := s.changeMember(ctx, w, change, rec, urn, group, modification)
 		if err != nil {
-			return nil, storeError(err)
+			return err
 		}
-		byURN := make(map[urns.URN]*store.Contact, len(existing))
-		for _, c := range existing {
-			byURN[c.URN] = c
+		if changed {
+			result.Changed++
+		} else {
+			result.Unchanged++
 		}
-		for _, urn := range batch {
-			rec := byURN[urn]
-			if rec == nil && modification == modifiers.GroupsRemove {
-				result.Unchanged++ // no contact, so no member
-				continue
-			}
-			changed, err := s.changeMember(ctx, w, change, rec, urn, group, modification)
-			if err != nil {
-				return nil, err
-			}
-			if changed {
-				result.Changed++
-			} else {
-				result.Unchanged++
-			}
-			if rec == nil {
-				result.NewContacts++
-			}
+		if rec == nil {
+			result.NewContacts++
 		}
+		return nil
+	}, nil)
+	if err != nil {
+		return nil, err
 	}
 	if err := s.write(ctx, change); err != nil {
 		return nil, err

@@ -3,33 +3,45 @@ package service
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/nyaruka/gocommon/i18n"
+	"github.com/nyaruka/gocommon/jsonx"
 	"github.com/nyaruka/gocommon/urns"
 	"github.com/nyaruka/goflow/flows"
 	"github.com/nyaruka/goflow/flows/modifiers"
 
+	"github.com/optout-dev/optout/config"
 	"github.com/optout-dev/optout/consent"
 	"github.com/optout-dev/optout/engine"
 	"github.com/optout-dev/optout/internal/quote"
 	"github.com/optout-dev/optout/internal/sanitize"
+	"github.com/optout-dev/optout/keywords"
 	"github.com/optout-dev/optout/store"
 )
 
-// ConsentRequest is the body of a consent change made through the API.
+// ConsentRequest is the body of a consent change made through the API: by the business (source api, the default),
+// or by a flow of a platform without the plugin that calls the API when a contact says a keyword (source flow), as
+// flows/optout_portable.json does.
 type ConsentRequest struct {
-	Status consent.Status `json:"status"`
+	Status   consent.Status `json:"status"`
+	Keyword  string         `json:"keyword,omitempty"`  // what the contact said, when a keyword made the change
+	Language string         `json:"language,omitempty"` // of the keyword, or the contact's
+	MsgUUID  string         `json:"msg_uuid,omitempty"` // of the message that made the change: sent again, it changes nothing
+	Source   store.Source   `json:"source,omitempty"`
 }
 
-// SetConsent opts a contact out or back in at the business's request, creating the contact if the workspace doesn't
-// know its URN yet. It changes the contact as a keyword would, without the reply, and is audited with source api.
+// SetConsent opts a contact out or back in, creating the contact if the workspace doesn't know its URN yet. It changes
+// the contact as a keyword would, without the reply, audited with the request's source. A keyword is read with the
+// workspace's catalog, so that the audit log and the webhook carry it normalized, with its language, as they would
+// for a keyword the interceptor caught. A request with a message UUID is answered once: the same again gets the same
+// answer and changes nothing, as a flow's webhook call may be retried.
 func (s *Service) SetConsent(ctx context.Context, workspaceID string, rawURN string, req *ConsentRequest) (*ContactView, error) {
 	w, err := s.workspace(ctx, workspaceID)
 	if err != nil {
@@ -39,8 +51,13 @@ func (s *Service) SetConsent(ctx context.Context, workspaceID string, rawURN str
 	if err != nil {
 		return nil, &Error{Kind: Invalid, Field: "urn", Err: err}
 	}
-	if err := checkConsent(req); err != nil {
+	source, keyword, language, err := checkConsent(w.cfg, req)
+	if err != nil {
 		return nil, err
+	}
+	answerKey := ""
+	if req.MsgUUID != "" {
+		answerKey = "consent:" + req.MsgUUID // apart from messages' own UUIDs, which POST .../messages answers
 	}
 
 	unlock, err := s.cluster.LockContact(ctx, w.ID, urn)
@@ -48,27 +65,81 @@ func (s *Service) SetConsent(ctx context.Context, workspaceID string, rawURN str
 		return nil, storeError(err)
 	}
 	defer unlock()
+	if answerKey != "" {
+		if answer, err := s.store.ProcessedMessage(ctx, w.ID, flows.InputUUID(answerKey)); err == nil {
+			return readContactView(answer)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, storeError(err)
+		}
+	}
 
 	contact, lastInbound, err := s.loadContact(ctx, w, urn, "")
 	if err != nil {
 		return nil, err
 	}
 	c := s.begin(w, contact, lastInbound, engine.OriginReply)
-	if _, err := s.setConsent(ctx, c, req.Status, store.SourceAPI, i18n.NilLanguage); err != nil {
+	c.msgUUID = flows.InputUUID(req.MsgUUID)
+	if _, err := s.setConsent(ctx, c, req.Status, source, keyword, language); err != nil {
 		return nil, err
 	}
-	if err := s.commit(ctx, c); err != nil {
+	view := w.view(contact, lastInbound, true)
+	if answerKey != "" {
+		c.change.Message = &store.ProcessedMessage{UUID: flows.InputUUID(answerKey), Response: jsonx.MustMarshal(view)}
+	}
+	if err := s.commit(ctx, c); errors.Is(err, store.ErrConflict) {
+		answer, err := s.store.ProcessedMessage(ctx, w.ID, flows.InputUUID(answerKey))
+		if err != nil {
+			return nil, storeError(err)
+		}
+		return readContactView(answer)
+	} else if err != nil {
 		return nil, err
 	}
-	return w.view(contact, lastInbound, true), nil
+	return view, nil
 }
 
-// checkConsent checks a ConsentRequest.
-func checkConsent(req *ConsentRequest) error {
-	if req.Status != consent.OptedOut && req.Status != consent.OptedIn {
-		return newError(Unprocessable, "status", "%s is not opted_out or opted_in", quote.Q(string(req.Status)))
+// readContactView reads the answer a consent request with a message UUID was given.
+func readContactView(answer []byte) (*ContactView, error) {
+	view := &ContactView{}
+	if err := json.Unmarshal(answer, view); err != nil {
+		return nil, fmt.Errorf("reading a consent request's answer: %w", err)
 	}
-	return nil
+	return view, nil
+}
+
+// checkConsent checks a ConsentRequest, returning its source, and its keyword and language as the audit log keeps
+// them.
+func checkConsent(cfg *config.Config, req *ConsentRequest) (store.Source, string, i18n.Language, error) {
+	source := req.Source
+	switch source {
+	case "":
+		source = store.SourceAPI
+	case store.SourceAPI, store.SourceFlow:
+	default:
+		return "", "", "", newError(Unprocessable, "source", "%s is not api or flow", quote.Q(string(source)))
+	}
+	if req.Status != consent.OptedOut && req.Status != consent.OptedIn {
+		return "", "", "", newError(Unprocessable, "status", "%s is not opted_out or opted_in", quote.Q(string(req.Status)))
+	}
+	if req.MsgUUID != "" && !uuidRegex.MatchString(req.MsgUUID) {
+		return "", "", "", newError(Unprocessable, "msg_uuid", "%s is not a UUID", quote.Q(req.MsgUUID))
+	}
+	language := i18n.Language(req.Language)
+	if language != "" {
+		if _, err := i18n.ParseLanguage(req.Language); err != nil {
+			return "", "", "", newError(Unprocessable, "language", "%s is not an ISO 639-3 code", quote.Q(req.Language))
+		}
+	}
+	keyword := sanitize.Text(req.Keyword)
+	if utf8.RuneCountInString(keyword) > MaxNameLength {
+		return "", "", "", newError(Unprocessable, "keyword", "is longer than %d characters", MaxNameLength)
+	}
+	if keyword != "" {
+		if m := cfg.Keywords.Match(keyword, language); m.Intent != keywords.None {
+			keyword, language = m.Keyword, m.Language
+		}
+	}
+	return source, keyword, language, nil
 }
 
 // OptOutView is an opted-out contact in a listing.
@@ -139,137 +210,56 @@ type OptOutRow struct {
 	Name       string
 	Language   i18n.Language
 	OptedOutOn time.Time // zero: now
+	Duplicates int       // other rows of the list with the same contact, which this one stands for
 }
 
-// ReadOptOutsCSV reads an opt-out list, checking every row: the error lists each bad row by its line number, so that
-// one round of fixes is enough. Columns other than those of CSVHeader are ignored.
+// ReadOptOutsCSV reads an opt-out list as people have them: comma- or semicolon-separated (what spreadsheets write in
+// locales whose decimal mark is a comma), with or without a byte order mark, with a urn column (any spelling of a
+// WhatsApp or phone number, scheme in any case) or a phone column of plain numbers, taken as WhatsApp numbers. A
+// contact listed twice is one row, with the latest opted_out_on. Every row is checked: the error lists each bad row
+// by its line number, so that one round of fixes is enough. Columns other than those of CSVHeader are ignored.
 func ReadOptOutsCSV(in io.Reader) ([]*OptOutRow, error) {
-	r := csv.NewReader(in)
-	r.FieldsPerRecord = -1
-	header, err := r.Read()
-	if err == io.EOF {
-		return nil, errors.New("line 1: the file is empty: expected a header with a urn column")
-	} else if err != nil {
+	l, err := openContactList(in)
+	if err != nil {
 		return nil, err
-	}
-	names := make([]string, len(header))
-	col := map[string]int{}
-	for i, name := range header {
-		names[i] = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(name, "\ufeff")))
-		col[names[i]] = i
-	}
-	if _, ok := col["urn"]; !ok {
-		return nil, fmt.Errorf("line 1: the header %s has no urn column", quote.Q(strings.Join(header, ",")))
-	}
-	get := func(record []string, name string) string {
-		if i, ok := col[name]; ok && i < len(record) {
-			return strings.TrimSpace(record[i])
-		}
-		return ""
 	}
 
 	var rows []*OptOutRow
-	var problems []string
-	seen := map[urns.URN]int{}
-	for {
-		record, err := r.Read()
-		if err == io.EOF {
-			break
-		} else if err != nil {
-			problems = append(problems, err.Error()) // a csv.ParseError names its line
-			if _, ok := err.(*csv.ParseError); ok {
-				continue
-			}
-			break
-		}
-		line, _ := r.FieldPos(0)
-		if problem := checkFields(record, names); problem != "" {
-			problems = append(problems, fmt.Sprintf("line %d: %s", line, problem))
-			continue
-		}
-
-		row := &OptOutRow{Line: line, Name: sanitize.Name(fromText(get(record, "name")))}
-		if utf8.RuneCountInString(row.Name) > MaxNameLength {
-			problems = append(problems, fmt.Sprintf("line %d: name: is longer than %d characters", line, MaxNameLength))
-			continue
-		}
-		urn, err := parseURN(get(record, "urn"))
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("line %d: urn: %s", line, err))
-			continue
-		}
-		if first, dup := seen[urn]; dup {
-			problems = append(problems, fmt.Sprintf("line %d: urn: %s is also on line %d", line, urn, first))
-			continue
-		}
-		seen[urn] = line
-		row.URN = urn
-		if lang := get(record, "language"); lang != "" {
-			if _, err := i18n.ParseLanguage(lang); err != nil {
-				problems = append(problems, fmt.Sprintf("line %d: language: %s is not an ISO 639-3 code", line, quote.Q(lang)))
-				continue
-			}
-			row.Language = i18n.Language(lang)
-		}
-		if when := get(record, "opted_out_on"); when != "" {
+	byURN := map[urns.URN]*OptOutRow{}
+	now := time.Now()
+	problems := l.each(func(r *listRow, record []string) string {
+		row := &OptOutRow{Line: r.line, URN: r.urn, Name: r.name, Language: r.language}
+		if when := l.get(record, "opted_out_on"); when != "" {
+			var err error
 			if row.OptedOutOn, err = time.Parse(time.RFC3339Nano, when); err != nil {
-				problems = append(problems, fmt.Sprintf("line %d: opted_out_on: %s is not an RFC 3339 time", line, quote.Q(when)))
-				continue
+				return fmt.Sprintf("opted_out_on: %s is not an RFC 3339 time", quote.Q(when))
+			}
+			if row.OptedOutOn.After(now) {
+				return fmt.Sprintf("opted_out_on: %s is in the future", quote.Q(when))
 			}
 		}
-		rows = append(rows, row)
-	}
-	if len(problems) > 0 {
-		listed := problems[:min(len(problems), maxListedProblems)]
-		if more := len(problems) - len(listed); more > 0 {
-			listed = append(listed, fmt.Sprintf("... and %d more bad rows", more))
+		if first := byURN[row.URN]; first != nil {
+			// the list has the contact twice: it opted out when the latest row says, as it is still out
+			first.Duplicates++
+			if !first.OptedOutOn.IsZero() && (row.OptedOutOn.IsZero() || row.OptedOutOn.After(first.OptedOutOn)) {
+				first.OptedOutOn = row.OptedOutOn // the zero time is now, the latest of all
+			}
+			return ""
 		}
-		return nil, fmt.Errorf("%d bad rows, nothing imported:\n%s", len(problems), strings.Join(listed, "\n"))
+		byURN[row.URN] = row
+		rows = append(rows, row)
+		return ""
+	})
+	if len(problems) > 0 {
+		return nil, badRows(problems)
 	}
 	return rows, nil
-}
-
-// asText keeps a spreadsheet from reading a field as a formula, by OWASP's rule against CSV injection: a field that
-// starts with =, +, -, @, a tab or a carriage return gets a ' before it, which spreadsheets show as text.
-func asText(field string) string {
-	if field != "" && strings.ContainsRune("=+-@\t\r", rune(field[0])) {
-		return "'" + field
-	}
-	return field
-}
-
-// fromText takes off what asText put before a field, so that what export-optouts writes imports as it was.
-func fromText(field string) string {
-	if rest, ok := strings.CutPrefix(field, "'"); ok && asText(rest) != rest {
-		return rest
-	}
-	return field
-}
-
-// maxListedProblems is how many bad rows an import lists: enough for a round of fixes, not a wall of text.
-const maxListedProblems = 100
-
-// checkFields says what is wrong with the text of a record's fields, named as the header names their columns, which
-// the store must be able to keep: each is valid UTF-8 without control characters.
-func checkFields(record, names []string) string {
-	for i, field := range record {
-		name := fmt.Sprintf("column %d", i+1)
-		if i < len(names) {
-			name = names[i]
-		}
-		if !utf8.ValidString(field) {
-			return name + ": is not valid UTF-8"
-		}
-		if err := sanitize.Check(field); err != nil {
-			return name + ": " + err.Error()
-		}
-	}
-	return ""
 }
 
 // OptOutImportResult counts what an opt-out import did.
 type OptOutImportResult struct {
 	Rows       int `json:"rows"`
+	Duplicates int `json:"duplicates"`   // rows of a contact listed before in the file
 	OptedOut   int `json:"opted_out"`    // contacts whose status changed
 	Unchanged  int `json:"unchanged"`    // already opted out
 	NewContact int `json:"new_contacts"` // URNs the workspace didn't know
@@ -283,48 +273,37 @@ func (s *Service) ImportOptOuts(ctx context.Context, workspaceID string, rows []
 	if err != nil {
 		return nil, err
 	}
+	started := time.Now()
 	result := &OptOutImportResult{Rows: len(rows)}
+	for _, r := range rows {
+		result.Rows += r.Duplicates
+		result.Duplicates += r.Duplicates
+	}
 	change := &store.Change{Workspace: w.ID}
 
-	for start := 0; start < len(rows); start += BatchSize {
-		batch := rows[start:min(start+BatchSize, len(rows))]
-		urnz := make([]urns.URN, len(batch))
-		for i, r := range batch {
-			urnz[i] = r.URN
+	err = forEachContact(ctx, s, w, rows, func(r *OptOutRow) urns.URN { return r.URN }, func(r *OptOutRow, rec *store.Contact) error {
+		if rec == nil {
+			result.NewContact++
 		}
-		existing, err := s.store.ContactsByURN(ctx, w.ID, urnz)
+		changed, err := s.importRow(ctx, w, change, rec, r)
 		if err != nil {
-			return nil, storeError(err)
+			return fmt.Errorf("line %d: %w", r.Line, err)
 		}
-
-		byURN := make(map[urns.URN]*store.Contact, len(existing))
-		for _, c := range existing {
-			byURN[c.URN] = c
+		if changed {
+			result.OptedOut++
+		} else {
+			result.Unchanged++
 		}
-
-		for _, r := range batch {
-			rec := byURN[r.URN]
-			if rec == nil {
-				result.NewContact++
-			}
-			changed, err := s.importRow(ctx, w, change, rec, r)
-			if err != nil {
-				return nil, fmt.Errorf("line %d: %w", r.Line, err)
-			}
-			if changed {
-				result.OptedOut++
-			} else {
-				result.Unchanged++
-			}
-		}
-		if progress != nil {
-			progress(start + len(batch))
-		}
+		return nil
+	}, progress)
+	if err != nil {
+		return nil, err
 	}
-
 	if err := s.write(ctx, change); err != nil {
 		return nil, err
 	}
+	s.log.Info("imported opt-outs", "workspace", w.ID, "rows", result.Rows, "duplicates", result.Duplicates, "opted_out", result.OptedOut,
+		"unchanged", result.Unchanged, "new_contacts", result.NewContact, "elapsed_ms", time.Since(started).Milliseconds())
 	return result, nil
 }
 
@@ -339,7 +318,7 @@ func (s *Service) importRow(ctx context.Context, w *workspace, change *store.Cha
 		contact.SetLanguage(r.Language)
 	}
 	c := s.begin(w, contact, lastInbound, engine.OriginReply)
-	changed, err := s.setConsent(ctx, c, consent.OptedOut, store.SourceImport, r.Language)
+	changed, err := s.setConsent(ctx, c, consent.OptedOut, store.SourceImport, "", r.Language)
 	if err != nil {
 		return false, err
 	}

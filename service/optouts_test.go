@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nyaruka/gocommon/urns"
 	"github.com/stretchr/testify/assert"
@@ -68,8 +69,8 @@ func TestReadOptOutsCSVErrors(t *testing.T) {
 	_, err := service.ReadOptOutsCSV(strings.NewReader(""))
 	assert.EqualError(t, err, "line 1: the file is empty: expected a header with a urn column")
 
-	_, err = service.ReadOptOutsCSV(strings.NewReader("phone,name\n+5511,Ana\n"))
-	assert.EqualError(t, err, `line 1: the header "phone,name" has no urn column`)
+	_, err = service.ReadOptOutsCSV(strings.NewReader("number,name\n+5511,Ana\n"))
+	assert.EqualError(t, err, `line 1: the header "number,name" has no urn or phone column`)
 
 	_, err = service.ReadOptOutsCSV(strings.NewReader("urn\n\"whatsapp:1\nbad\n"))
 	assert.ErrorContains(t, err, "1 bad rows, nothing imported:\nrecord on line 2; parse error on line 3, column 5: extraneous or missing \" in quoted-field")
@@ -81,9 +82,8 @@ func TestReadOptOutsCSVErrors(t *testing.T) {
 		"whatsapp:5511987650004,portuguese,\n" +
 		"whatsapp:5511987650005,,yesterday\n" +
 		"whatsapp:5511987650006,,\n"))
-	assert.EqualError(t, err, `4 bad rows, nothing imported:
+	assert.EqualError(t, err, `3 bad rows, nothing imported:
 line 3: urn: "5511987650002" is not a valid URN: path cannot be empty
-line 4: urn: whatsapp:5511987650001 is also on line 2
 line 5: language: "portuguese" is not an ISO 639-3 code
 line 6: opted_out_on: "yesterday" is not an RFC 3339 time`)
 }
@@ -178,4 +178,81 @@ func TestOptOutsCSVIsSafeInASpreadsheet(t *testing.T) {
 	for i, r := range rows {
 		assert.Equal(t, names[i], r.Name)
 	}
+}
+
+// A flow of a platform without the plugin records its contacts' keywords through the consent API: normalized by the
+// workspace's catalog, with source flow, notified, and once per message however often the flow's call is retried.
+func TestConsentFromAFlow(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme", `{"webhook": {"url": "http://127.0.0.1:9/hook", "secret": "a-secret-long-enough"}}`)
+	req := &service.ConsentRequest{Status: "opted_out", Keyword: "  ¡SALIR! ", MsgUUID: "5d76d86b-3bb9-4d5a-b822-c9d86f5d8e41", Source: "flow"}
+
+	first, err := e.svc.SetConsent(e.ctx, "acme", "whatsapp:5511987650001", req)
+	require.NoError(t, err)
+	assert.Equal(t, "opted_out", string(first.OptStatus))
+	events := e.events("acme", "whatsapp:5511987650001")
+	require.Len(t, events, 1)
+	assert.Equal(t, []string{"flow", "salir", "spa", "5d76d86b-3bb9-4d5a-b822-c9d86f5d8e41"},
+		[]string{string(events[0].Source), events[0].Keyword, events[0].Language, string(events[0].MsgUUID)})
+	require.Len(t, e.webhooks("acme"), 1)
+
+	// the flow's call retried after an opt-in made since: the same answer, and nothing changes
+	_, err = e.svc.SetConsent(e.ctx, "acme", "whatsapp:5511987650001", &service.ConsentRequest{Status: "opted_in"})
+	require.NoError(t, err)
+	again, err := e.svc.SetConsent(e.ctx, "acme", "whatsapp:5511987650001", req)
+	require.NoError(t, err)
+	assert.Equal(t, first, again)
+	assert.Len(t, e.events("acme", "whatsapp:5511987650001"), 2)
+	contact, err := e.svc.Contact(e.ctx, "acme", "whatsapp:5511987650001")
+	require.NoError(t, err)
+	assert.Equal(t, "opted_in", string(contact.OptStatus))
+
+	for _, tc := range []struct {
+		req *service.ConsentRequest
+		err string
+	}{
+		{&service.ConsentRequest{Status: "opted_out", Source: "import"}, `source: "import" is not api or flow`},
+		{&service.ConsentRequest{Status: "opted_out", MsgUUID: "1"}, `msg_uuid: "1" is not a UUID`},
+		{&service.ConsentRequest{Status: "opted_out", Language: "portuguese"}, `language: "portuguese" is not an ISO 639-3 code`},
+	} {
+		_, err := e.svc.SetConsent(e.ctx, "acme", "whatsapp:5511987650001", tc.req)
+		assert.EqualError(t, err, tc.err)
+	}
+}
+
+// import-optouts reads the lists people have: semicolons (Excel in pt-BR and es), a byte order mark, schemes in
+// capitals and with +, a phone column of plain numbers, and contacts listed twice, which keep their latest date; and
+// refuses a date in the future and a URN of a channel the workspace hasn't, by line.
+func TestReadOptOutsCSVAsPeopleHaveThem(t *testing.T) {
+	rows, err := service.ReadOptOutsCSV(strings.NewReader("\ufeffPhone;Name;opted_out_on\r\n" +
+		"+55 11 98765-0001;Ana;2026-01-02T03:04:05Z\r\n" +
+		"5511987650002;Bia;\r\n" +
+		"55 (11) 98765-0001;Ana;2026-02-02T03:04:05Z\r\n" +
+		"+5511987650001;Ana;2025-12-01T00:00:00Z\r\n"))
+	require.NoError(t, err)
+	require.Len(t, rows, 2)
+	assert.Equal(t, urns.URN("whatsapp:5511987650001"), rows[0].URN)
+	assert.Equal(t, "2026-02-02T03:04:05Z", rows[0].OptedOutOn.Format(time.RFC3339), "the latest of its rows")
+	assert.Equal(t, 2, rows[0].Duplicates)
+	assert.Equal(t, urns.URN("whatsapp:5511987650002"), rows[1].URN)
+
+	rows, err = service.ReadOptOutsCSV(strings.NewReader("URN,name\nWHATSAPP:+5511987650003,Caio\ntel:+5511987650004,Davi\n"))
+	require.NoError(t, err)
+	assert.Equal(t, []urns.URN{"whatsapp:5511987650003", "whatsapp:5511987650004"}, []urns.URN{rows[0].URN, rows[1].URN})
+
+	_, err = service.ReadOptOutsCSV(strings.NewReader("urn,opted_out_on\n" +
+		"whatsapp:5511987650001,2999-01-01T00:00:00Z\n" +
+		"telegram:12345678,\n"))
+	assert.EqualError(t, err, `2 bad rows, nothing imported:
+line 2: opted_out_on: "2999-01-01T00:00:00Z" is in the future
+line 3: urn: "telegram:12345678" is not a WhatsApp or phone number: the workspace's channel is WhatsApp`)
+
+	// and the summary counts the duplicates
+	e := newEnv(t)
+	e.workspace("acme", `{}`)
+	rows, err = service.ReadOptOutsCSV(strings.NewReader("phone\n5511987650001\n5511987650001\n5511987650002\n"))
+	require.NoError(t, err)
+	result, err := e.svc.ImportOptOuts(e.ctx, "acme", rows, nil)
+	require.NoError(t, err)
+	assert.Equal(t, &service.OptOutImportResult{Rows: 3, Duplicates: 1, OptedOut: 2, NewContact: 2}, result)
 }

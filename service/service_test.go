@@ -381,3 +381,25 @@ func TestGroups(t *testing.T) {
 	_, err = e.svc.AddToGroup(e.ctx, "acme", "Customers", &service.MembersRequest{URNs: make([]string, service.MaxGroupMembersPerCall+1)})
 	assert.EqualError(t, err, "urns: has 10001 URNs: give at most 10000 a call")
 }
+
+// TestWorkspaceEnvironment: a workspace's flows read dates as its people write them, where it is.
+func TestWorkspaceEnvironment(t *testing.T) {
+	flow := `{"version": "13", "flows": [{"uuid": "46151ba4-13ad-4017-b1c3-4fb3166f0588", "name": "Agenda", "spec_version": "13.0.0",
+		"language": "por", "type": "messaging", "nodes": [{"uuid": "7aa75346-2180-4d16-abc2-8591e08b626a", "actions": [
+			{"uuid": "51971fc9-a6c7-47a0-82e7-c2d67dcd77fb", "type": "send_msg", "text": "@(format_datetime(datetime(remove_first_word(input.text)), \"YYYY-MM-DD tt:mm\", \"UTC\"))"}],
+		"exits": [{"uuid": "6b565898-12c3-4eaf-b2bd-ab92c01cbb1d"}]}]}],
+		"triggers": [{"trigger_type": "K", "keywords": ["agendar"], "match_type": "F", "flow": {"uuid": "46151ba4-13ad-4017-b1c3-4fb3166f0588", "name": "Agenda"}}]}`
+	for config, want := range map[string]string{
+		`{"timezone": "America/Sao_Paulo", "date_format": "DD-MM-YYYY", "country": "BR"}`: "2026-12-05 17:30",
+		`{"date_format": "MM-DD-YYYY"}`: "2026-05-12 14:30",
+		`{}`:                            "",
+	} {
+		e := newEnv(t)
+		e.workspace("clinic", config)
+		_, err := e.svc.Import(e.ctx, "clinic", []byte(flow))
+		require.NoError(t, err)
+		r := e.message("clinic", "whatsapp:5511987650001", "agendar 05/12/2026 14:30")
+		require.Len(t, r.Replies, 1, config)
+		assert.Equal(t, want, r.Replies[0].Text, config)
+	}
+}

@@ -193,7 +193,11 @@ func (s *Service) PutWorkspace(ctx context.Context, id string, req *WorkspaceReq
 	}
 	ws.Config = jsonx.MustMarshal(req.Document)
 
-	created, err := s.store.PutWorkspace(ctx, ws, []string{cfg.Group})
+	plugin, err := pluginExport()
+	if err != nil {
+		return nil, false, err
+	}
+	created, err := s.store.PutWorkspace(ctx, ws, []string{cfg.Group}, plugin)
 	if errors.Is(err, store.ErrTokenInUse) {
 		return nil, false, newError(Conflict, "token", "is another workspace's: give each workspace a token of its own")
 	} else if err != nil {
@@ -253,17 +257,26 @@ func (s *Service) ensurePluginAssets(ctx context.Context, id string) error {
 	if w.sa.Fields().Get(consent.StatusField) != nil && w.sa.Fields().Get(consent.ChangedOnField) != nil {
 		return nil
 	}
-
-	data, err := exports.Exports.ReadFile(exports.Plugin)
+	plugin, err := pluginExport()
 	if err != nil {
 		return err
 	}
-	plugin, err := export.Read(data)
-	if err != nil {
-		return fmt.Errorf("reading the plugin's export: %w", err)
-	}
 	_, err = s.importInto(ctx, w, plugin)
 	return err
+}
+
+// pluginExport reads the plugin's export, which every workspace is created with, afresh: an import changes the export
+// it imports.
+func pluginExport() (*export.Export, error) {
+	data, err := exports.Exports.ReadFile(exports.Plugin)
+	if err != nil {
+		return nil, err
+	}
+	plugin, err := export.Read(data)
+	if err != nil {
+		return nil, fmt.Errorf("reading the plugin's export: %w", err)
+	}
+	return plugin, nil
 }
 
 // GetWorkspace returns the workspace as the API shows it.
@@ -274,7 +287,7 @@ func (s *Service) GetWorkspace(ctx context.Context, id string) (*WorkspaceView, 
 	}
 	view := &WorkspaceView{
 		ID:        w.ID,
-		Document:  *w.doc,
+		Document:  w.doc.InEffect(w.cfg),
 		Name:      w.Name,
 		Webhook:   WebhookSettings{URL: w.WebhookURL},
 		HasToken:  w.TokenHash != "",
@@ -336,11 +349,18 @@ func (s *Service) Import(ctx context.Context, id string, body []byte) (*ImportRe
 	if err != nil {
 		return nil, err
 	}
+	started := time.Now()
 	exp, err := export.Read(body)
 	if err != nil {
 		return nil, &Error{Kind: Unprocessable, Err: err}
 	}
-	return s.importInto(ctx, w, exp)
+	result, err := s.importInto(ctx, w, exp)
+	if err == nil {
+		s.log.Info("imported export", "workspace", w.ID, "flows", result.Flows, "fields", result.Fields, "groups", result.Groups,
+			"triggers", result.Triggers, "campaigns", result.Campaigns, "created", len(result.Created), "warnings", len(result.Warnings),
+			"elapsed_ms", time.Since(started).Milliseconds())
+	}
+	return result, err
 }
 
 // importInto adds an export to the workspace's assets as RapidPro's import does: groups named as the workspace's are
@@ -376,4 +396,51 @@ func (s *Service) importInto(ctx context.Context, w *workspace, exp *export.Expo
 	}
 	result.Flows, result.Fields, result.Groups, result.Triggers, result.Campaigns = len(exp.Flows), len(exp.Fields), len(exp.Groups), len(exp.Triggers), len(exp.Campaigns)
 	return result, nil
+}
+
+// WorkspaceSummary is a workspace in the admin's list of them.
+type WorkspaceSummary struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Contacts  int       `json:"contacts"`
+	OptedOut  int       `json:"opted_out"`
+	CreatedOn time.Time `json:"created_on"`
+}
+
+// Workspaces lists every workspace, by ID, with how many contacts it has and how many of them opted out.
+func (s *Service) Workspaces(ctx context.Context) ([]*WorkspaceSummary, error) {
+	ids, err := s.store.ListWorkspaces(ctx)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	counts, err := s.store.CountContacts(ctx)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	summaries := make([]*WorkspaceSummary, 0, len(ids))
+	for _, id := range ids {
+		ws, err := s.store.GetWorkspace(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted since it was listed
+		} else if err != nil {
+			return nil, storeError(err)
+		}
+		c := counts[id]
+		summaries = append(summaries, &WorkspaceSummary{ID: id, Name: ws.Name, Contacts: c.Contacts, OptedOut: c.OptedOut, CreatedOn: ws.CreatedOn})
+	}
+	return summaries, nil
+}
+
+// DeleteWorkspace deletes the workspace and everything it holds, its audit log included, in one transaction.
+func (s *Service) DeleteWorkspace(ctx context.Context, id string) error {
+	if err := s.store.DeleteWorkspace(ctx, id); errors.Is(err, store.ErrNotFound) {
+		return newError(NotFound, "", "no workspace %s", quote.Q(id))
+	} else if err != nil {
+		return storeError(err)
+	}
+	s.mu.Lock()
+	delete(s.workspaces, id)
+	s.mu.Unlock()
+	s.log.Info("deleted workspace", "workspace", id)
+	return nil
 }

@@ -57,11 +57,13 @@ func (s *store) ContactsByURN(ctx context.Context, workspace string, list []urns
 	return contacts, nil
 }
 
+// The keyset is on both sides of the join: with it on the memberships only, a planner may merge-join them with the
+// contacts read from the first one, for every batch, which made a group's broadcast quadratic in its size.
 const sqlSelectGroupContacts = `
   SELECT ` + contactColumns + `
     FROM contact_groups m
     JOIN contacts c ON c.id = m.contact_id
-   WHERE m.workspace = $1 AND m.group_uuid = $2 AND m.contact_id > $3
+   WHERE m.workspace = $1 AND m.group_uuid = $2 AND m.contact_id > $3 AND c.id > $3
 ORDER BY m.contact_id
    LIMIT $4`
 

@@ -64,15 +64,19 @@ type Store interface {
 	// Ping checks that the database answers, for the health check.
 	Ping(ctx context.Context) error
 
-	// PutWorkspace creates the workspace or updates it, bumping its version either way, and creates the groups named
-	// in groups that the workspace doesn't have yet (with new UUIDs), all in one transaction. A TokenHash that another
-	// workspace has is ErrTokenInUse, and nothing is written. It returns whether the
-	// workspace was created, and sets ws's Version, CreatedOn and UpdatedOn to what it wrote.
-	PutWorkspace(ctx context.Context, ws *Workspace, groups []string) (bool, error)
+	// PutWorkspace creates the workspace, with the initial assets and at version 1, or updates it, bumping its
+	// version, and creates the groups named in groups that the workspace doesn't have yet (with new UUIDs), all in one
+	// transaction. A TokenHash that another workspace has is ErrTokenInUse, and nothing is written. It returns whether
+	// the workspace was created, and sets ws's Version, CreatedOn and UpdatedOn to what it wrote.
+	PutWorkspace(ctx context.Context, ws *Workspace, groups []string, initial *export.Export) (bool, error)
 	// GetWorkspace returns the workspace, or ErrNotFound.
 	GetWorkspace(ctx context.Context, id string) (*Workspace, error)
 	// ListWorkspaces returns the IDs of all workspaces, sorted.
 	ListWorkspaces(ctx context.Context) ([]string, error)
+	// CountContacts returns how many contacts each workspace that has any has, and how many of them opted out.
+	CountContacts(ctx context.Context) (map[string]ContactCounts, error)
+	// DeleteWorkspace deletes the workspace and everything it holds, in one transaction, or returns ErrNotFound.
+	DeleteWorkspace(ctx context.Context, id string) error
 	// WorkspaceByToken returns the ID of the workspace whose TokenHash is tokenHash, or ErrNotFound, so that the API
 	// can tell a token of another workspace from a token that is nobody's.
 	WorkspaceByToken(ctx context.Context, tokenHash string) (string, error)
@@ -169,6 +173,12 @@ type Workspace struct {
 	Version       int64  // bumped by every change to the workspace or its assets, so instances know to reload
 	CreatedOn     time.Time
 	UpdatedOn     time.Time
+}
+
+// ContactCounts counts a workspace's contacts.
+type ContactCounts struct {
+	Contacts int
+	OptedOut int
 }
 
 // TriggerKey identifies a trigger among a workspace's triggers: importing a trigger with the same key replaces

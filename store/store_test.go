@@ -67,7 +67,7 @@ func at(minutes int) time.Time {
 func createWorkspace(t *testing.T, s Store, id string) *Workspace {
 	t.Helper()
 	ws := &Workspace{ID: id, Name: "Workspace " + id, Config: json.RawMessage(`{"default_language": "spa"}`), WebhookURL: "https://example.com/hook/" + id}
-	_, err := s.PutWorkspace(t.Context(), ws, nil)
+	_, err := s.PutWorkspace(t.Context(), ws, nil, nil)
 	require.NoError(t, err)
 	return ws
 }

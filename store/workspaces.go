@@ -29,8 +29,8 @@ ON CONFLICT (id) DO UPDATE
 const sqlSelectGroupNames = `SELECT name FROM workspace_assets WHERE workspace = $1 AND kind = 'group'`
 
 // PutWorkspace sets ws's Version, CreatedOn and UpdatedOn to what it wrote. Groups are matched by name as goflow
-// finds them, ignoring case.
-func (s *store) PutWorkspace(ctx context.Context, ws *Workspace, groups []string) (bool, error) {
+// finds them, ignoring case, after the initial assets are in.
+func (s *store) PutWorkspace(ctx context.Context, ws *Workspace, groups []string, initial *export.Export) (bool, error) {
 	now := time.Now()
 	var version int64
 	var createdOn, updatedOn time.Time
@@ -40,6 +40,11 @@ func (s *store) PutWorkspace(ctx context.Context, ws *Workspace, groups []string
 		row := tx.QueryRowContext(ctx, sqlUpsertWorkspace, ws.ID, ws.Name, dbJSON(ws.Config), ws.WebhookURL, ws.WebhookSecret, ws.TokenHash, dbTime(now))
 		if err := row.Scan(&version, scanTime(&createdOn), scanTime(&updatedOn)); err != nil {
 			return err
+		}
+		if version == 1 && initial != nil {
+			if err := s.putAssets(ctx, tx, ws.ID, initial); err != nil {
+				return err
+			}
 		}
 		_, err := s.createGroups(ctx, tx, ws.ID, groups)
 		return err
@@ -145,4 +150,68 @@ func (s *store) WorkspaceByToken(ctx context.Context, tokenHash string) (string,
 		return "", fmt.Errorf("reading workspace of token: %w", err)
 	}
 	return id, nil
+}
+
+const sqlCountContacts = `
+  SELECT workspace, COUNT(*), COUNT(CASE WHEN opt_status = 'opted_out' THEN 1 END)
+    FROM contacts
+GROUP BY workspace`
+
+func (s *store) CountContacts(ctx context.Context) (map[string]ContactCounts, error) {
+	counts := map[string]ContactCounts{}
+	_, err := queryRows(ctx, s.db, func(row rowScanner) (struct{}, error) {
+		var ws string
+		var c ContactCounts
+		err := row.Scan(&ws, &c.Contacts, &c.OptedOut)
+		counts[ws] = c
+		return struct{}{}, err
+	}, sqlCountContacts)
+	if err != nil {
+		return nil, fmt.Errorf("counting contacts: %w", err)
+	}
+	return counts, nil
+}
+
+// Deleting a workspace deletes the rows of every table, the dependents' first: those that reference another table's
+// rows by their IDs go by those rows.
+var sqlDeleteWorkspace = []string{
+	`DELETE FROM broadcast_recipients WHERE broadcast_id IN (SELECT id FROM broadcasts WHERE workspace = $1)`,
+	`DELETE FROM broadcasts WHERE workspace = $1`,
+	`DELETE FROM webhook_attempts WHERE event_seq IN (SELECT seq FROM webhook_events WHERE workspace = $1)`,
+	`DELETE FROM webhook_events WHERE workspace = $1`,
+	`DELETE FROM outbox WHERE workspace = $1`,
+	`DELETE FROM consent_events WHERE workspace = $1`,
+	`DELETE FROM campaign_fires WHERE workspace = $1`,
+	`DELETE FROM processed_messages WHERE workspace = $1`,
+	`DELETE FROM sessions WHERE workspace = $1`,
+	`DELETE FROM contact_groups WHERE workspace = $1`,
+	`DELETE FROM contacts WHERE workspace = $1`,
+	`DELETE FROM workspace_assets WHERE workspace = $1`,
+}
+
+const sqlDeleteWorkspaceRow = `DELETE FROM workspaces WHERE id = $1`
+
+func (s *store) DeleteWorkspace(ctx context.Context, id string) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// the workspace's row first, which bumping locks: a write of the workspace's that began before is waited
+		// for, and one that begins after finds no workspace
+		n, err := execCount(ctx, tx, sqlBumpWorkspace, id, dbTime(time.Now()))
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return ErrNotFound
+		}
+		for _, stmt := range sqlDeleteWorkspace {
+			if _, err := tx.ExecContext(ctx, stmt, id); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, sqlDeleteWorkspaceRow, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("deleting workspace %s: %w", id, err)
+	}
+	return nil
 }

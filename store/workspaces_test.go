@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nyaruka/gocommon/jsonx"
+	"github.com/nyaruka/gocommon/uuids"
 	"github.com/nyaruka/goflow/assets"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,7 +27,7 @@ func TestPutWorkspace(t *testing.T) {
 			WebhookSecret: "sekret",
 			TokenHash:     strings.Repeat("ab", 32),
 		}
-		created, err := s.PutWorkspace(t.Context(), ws, []string{"Sin Mensajes"})
+		created, err := s.PutWorkspace(t.Context(), ws, []string{"Sin Mensajes"}, nil)
 		require.NoError(t, err)
 		assert.True(t, created)
 		assert.Equal(t, int64(1), ws.Version)
@@ -41,7 +42,7 @@ func TestPutWorkspace(t *testing.T) {
 
 		// updating bumps the version, and keeps when it was created
 		ws2 := &Workspace{ID: "acme", Name: "Acme Inc", WebhookURL: "https://acme.example.com/v2"}
-		created, err = s.PutWorkspace(t.Context(), ws2, []string{"sin mensajes", "Opted Out", "Opted Out"})
+		created, err = s.PutWorkspace(t.Context(), ws2, []string{"sin mensajes", "Opted Out", "Opted Out"}, nil)
 		require.NoError(t, err)
 		assert.False(t, created)
 		assert.Equal(t, int64(2), ws2.Version)
@@ -63,9 +64,9 @@ func TestPutWorkspace(t *testing.T) {
 		assert.NotEqual(t, exp.Groups[0].UUID, exp.Groups[1].UUID)
 		assert.Len(t, exp.Groups[0].UUID, 36)
 
-		_, err = s.PutWorkspace(t.Context(), &Workspace{ID: "zeta", Name: "Zeta"}, nil)
+		_, err = s.PutWorkspace(t.Context(), &Workspace{ID: "zeta", Name: "Zeta"}, nil, nil)
 		require.NoError(t, err)
-		_, err = s.PutWorkspace(t.Context(), &Workspace{ID: "Beta", Name: "Beta"}, nil)
+		_, err = s.PutWorkspace(t.Context(), &Workspace{ID: "Beta", Name: "Beta"}, nil, nil)
 		require.NoError(t, err)
 		ids, err := s.ListWorkspaces(t.Context())
 		require.NoError(t, err)
@@ -79,9 +80,9 @@ func TestPutWorkspace(t *testing.T) {
 func TestWorkspaceByToken(t *testing.T) {
 	eachStore(t, func(t *testing.T, s Store) {
 		hash := strings.Repeat("ab", 32)
-		_, err := s.PutWorkspace(t.Context(), &Workspace{ID: "acme", TokenHash: hash}, nil)
+		_, err := s.PutWorkspace(t.Context(), &Workspace{ID: "acme", TokenHash: hash}, nil, nil)
 		require.NoError(t, err)
-		_, err = s.PutWorkspace(t.Context(), &Workspace{ID: "tokenless"}, nil)
+		_, err = s.PutWorkspace(t.Context(), &Workspace{ID: "tokenless"}, nil, nil)
 		require.NoError(t, err)
 
 		id, err := s.WorkspaceByToken(t.Context(), hash)
@@ -237,19 +238,19 @@ func orEmpty[T any](items []T) []T {
 func TestTokenIsOneWorkspaces(t *testing.T) {
 	eachStore(t, func(t *testing.T, s Store) {
 		acme := &Workspace{ID: "acme", Name: "Acme", TokenHash: "hash-of-a-token"}
-		_, err := s.PutWorkspace(t.Context(), acme, nil)
+		_, err := s.PutWorkspace(t.Context(), acme, nil, nil)
 		require.NoError(t, err)
-		_, err = s.PutWorkspace(t.Context(), &Workspace{ID: "other", Name: "Other", TokenHash: "hash-of-a-token"}, nil)
+		_, err = s.PutWorkspace(t.Context(), &Workspace{ID: "other", Name: "Other", TokenHash: "hash-of-a-token"}, nil, nil)
 		assert.ErrorIs(t, err, ErrTokenInUse)
 		_, err = s.GetWorkspace(t.Context(), "other")
 		assert.ErrorIs(t, err, ErrNotFound, "nothing of the refused put was written")
-		_, err = s.PutWorkspace(t.Context(), acme, nil)
+		_, err = s.PutWorkspace(t.Context(), acme, nil, nil)
 		assert.NoError(t, err, "a workspace may be put again with its own token")
 
 		errs := make(chan error, 8)
 		for i := range cap(errs) {
 			go func() {
-				_, err := s.PutWorkspace(t.Context(), &Workspace{ID: fmt.Sprintf("racer-%d", i), TokenHash: "hash-of-a-raced-token"}, nil)
+				_, err := s.PutWorkspace(t.Context(), &Workspace{ID: fmt.Sprintf("racer-%d", i), TokenHash: "hash-of-a-raced-token"}, nil, nil)
 				errs <- err
 			}()
 		}
@@ -288,7 +289,7 @@ func TestMigrationTakesSharedTokens(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, hash, ws.TokenHash, id)
 		}
-		_, err := s.PutWorkspace(t.Context(), &Workspace{ID: "d", TokenHash: "own"}, nil)
+		_, err := s.PutWorkspace(t.Context(), &Workspace{ID: "d", TokenHash: "own"}, nil, nil)
 		assert.ErrorIs(t, err, ErrTokenInUse)
 	})
 }
@@ -330,5 +331,51 @@ func TestCreateGroup(t *testing.T) {
 
 		_, err = s.CreateGroup(t.Context(), "nobody", "Customers")
 		assert.ErrorIs(t, err, ErrNotFound)
+	})
+}
+
+// Deleting a workspace deletes everything it holds, and nothing of another's.
+func TestDeleteWorkspace(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store) {
+		for _, id := range []string{"acme", "globex"} {
+			createWorkspace(t, s, id)
+			_, err := s.CreateGroup(t.Context(), id, "Customers")
+			require.NoError(t, err)
+			ana := newContact("whatsapp:5511987650001", "opted_out", "c5e233f5-4946-4ec9-b1b2-771dc9d71381")
+			bia := newContact("whatsapp:5511987650002", "")
+			event := &WebhookEvent{ID: string(uuids.NewV4()), ContactUUID: ana.UUID, Body: json.RawMessage(`{}`), CreatedOn: at(0)}
+			commit(t, s, &Change{Workspace: id, Message: &ProcessedMessage{UUID: "5d76d86b-3bb9-4d5a-b822-c9d86f5d8e41", Response: json.RawMessage(`{}`)},
+				Contacts: []*Contact{ana, bia}, Session: &Session{UUID: "4f6c2b01-6b4d-4b8f-8a1e-2d3c4b5e6f70", ContactUUID: ana.UUID, Data: json.RawMessage(`{}`)},
+				Consent:  []*ConsentEvent{{ContactUUID: ana.UUID, URN: ana.URN, After: "opted_out", Source: SourceKeyword, OccurredOn: at(0)}},
+				Webhooks: []*WebhookEvent{event}, Outbox: []*OutgoingMsg{{URN: ana.URN, Text: "bye", Source: "reply", CreatedOn: at(0)}}})
+			b := &Broadcast{ID: string(uuids.NewV4()), Workspace: id, Request: json.RawMessage(`{}`), CreatedOn: at(0)}
+			require.NoError(t, s.CreateBroadcast(t.Context(), b))
+			require.NoError(t, s.AddBroadcastBatch(t.Context(), b.ID, []*BroadcastRecipient{{URN: bia.URN, Decision: "send"}}, nil))
+		}
+		counts, err := s.CountContacts(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, map[string]ContactCounts{"acme": {Contacts: 2, OptedOut: 1}, "globex": {Contacts: 2, OptedOut: 1}}, counts)
+
+		require.NoError(t, s.DeleteWorkspace(t.Context(), "acme"))
+		_, err = s.GetWorkspace(t.Context(), "acme")
+		assert.ErrorIs(t, err, ErrNotFound)
+		assert.ErrorIs(t, s.DeleteWorkspace(t.Context(), "acme"), ErrNotFound)
+
+		// nothing of it is left in any table, and the other workspace has all of its own
+		db := s.(*store).db
+		for _, table := range []string{"workspace_assets", "contacts", "contact_groups", "sessions", "processed_messages", "consent_events", "webhook_events", "outbox", "broadcasts"} {
+			for ws, want := range map[string]int{"acme": 0, "globex": 1} {
+				var n int
+				require.NoError(t, db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM "+table+" WHERE workspace = $1", ws).Scan(&n))
+				if want == 0 {
+					assert.Zero(t, n, "%s rows of the deleted workspace", table)
+				} else {
+					assert.NotZero(t, n, "%s rows of the other workspace", table)
+				}
+			}
+		}
+		counts, err = s.CountContacts(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, map[string]ContactCounts{"globex": {Contacts: 2, OptedOut: 1}}, counts)
 	})
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nyaruka/gocommon/jsonx"
 	"github.com/nyaruka/gocommon/uuids"
 
 	"github.com/optout-dev/optout/consent"
@@ -12,46 +11,12 @@ import (
 	"github.com/optout-dev/optout/store"
 )
 
-// Notification is what the business is told of a consent change:
-//
-//	{
-//	  "event": "opt_out",
-//	  "data": {
-//	    "contact_uuid": "5d76d86b-3bb9-4d5a-b822-c9d86f5d8e41",
-//	    "urn": "whatsapp:5511999990000",
-//	    "keyword": "parar",
-//	    "language": "por",
-//	    "channel": "57f1078f-88aa-46f4-a59a-948a5739c03d",
-//	    "msg_uuid": "0197b335-6ded-79a4-95a6-3af85b57f109",
-//	    "occurred_on": "2026-11-21T10:04:05.123456Z"
-//	  },
-//	  "client_info": {"workspace": "acme", "name": "Acme Ltd"}
-//	}
-//
-// Every key is always there, an empty string when it doesn't apply (no keyword for a change made through the API),
-// so that receivers see one shape.
-type Notification struct {
-	Event      keywords.Intent `json:"event"` // opt_out or opt_in
-	Data       Data            `json:"data"`
-	ClientInfo ClientInfo      `json:"client_info"`
-}
-
-// Data is the change itself. Its fields are plain strings, as goflow's types don't all write an empty value as "".
-type Data struct {
-	ContactUUID string    `json:"contact_uuid"`
-	URN         string    `json:"urn"`
-	Keyword     string    `json:"keyword"`
-	Language    string    `json:"language"`
-	Channel     string    `json:"channel"`
-	MsgUUID     string    `json:"msg_uuid"`
-	OccurredOn  time.Time `json:"occurred_on"`
-}
-
-// ClientInfo names the workspace, so that a business with several workspaces can tell them apart.
-type ClientInfo struct {
-	Workspace string `json:"workspace"`
-	Name      string `json:"name"`
-}
+// The notification is consent's, so that the business gets the same body from every host of the plugin.
+type (
+	Notification = consent.Notification
+	Data         = consent.Data
+	ClientInfo   = consent.ClientInfo
+)
 
 // NewNotification returns the notification of a row of the consent audit log.
 func NewNotification(ws *store.Workspace, ce *store.ConsentEvent) (*Notification, error) {
@@ -77,13 +42,6 @@ func NewNotification(ws *store.Workspace, ce *store.ConsentEvent) (*Notification
 		},
 		ClientInfo: ClientInfo{Workspace: ws.ID, Name: ws.Name},
 	}, nil
-}
-
-// Body returns the bytes to post and sign: compact JSON, without HTML escaping, with the time in UTC.
-func (n *Notification) Body() ([]byte, error) {
-	c := *n
-	c.Data.OccurredOn = c.Data.OccurredOn.UTC()
-	return jsonx.Marshal(&c)
 }
 
 // NewEvent returns the outbox row that delivers the notification of a row of the consent audit log, due at once.

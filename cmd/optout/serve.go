@@ -48,6 +48,7 @@ func newServeCommand() *cobra.Command {
 	retryMax := set.Duration("webhook-retry-max", "OPTOUT_WEBHOOK_RETRY_MAX", time.Hour, "longest wait between a webhook's attempts (they go on for 25 hours)")
 	poll := set.Duration("webhook-poll", "OPTOUT_WEBHOOK_POLL", 5*time.Second, "how often to look for webhook events due again")
 	campaignInterval := set.Duration("campaign-interval", "OPTOUT_CAMPAIGN_INTERVAL", time.Minute, "how often to look for due campaign events")
+	maxImportSize := set.Int("max-import-size", "OPTOUT_MAX_IMPORT_SIZE", api.DefaultMaxImportSize, "largest export, in `BYTES`, that an import reads (every other request: 1 MiB)")
 	workspaceRate := set.Float("workspace-rate", "OPTOUT_WORKSPACE_RATE", 500, "API requests a second each workspace's token may make of this instance, with bursts of twice that; 0 for no limit")
 	workspaceBroadcasts := set.Int("workspace-broadcasts", "OPTOUT_WORKSPACE_BROADCASTS", 2, "broadcasts of one workspace this instance decides at once; 0 for no limit")
 	shutdownTimeout := set.Duration("shutdown-timeout", "OPTOUT_SHUTDOWN_TIMEOUT", 30*time.Second, "how long to wait for requests in flight when stopping")
@@ -75,7 +76,7 @@ func newServeCommand() *cobra.Command {
 			addr: *addr, dsn: st.dsn(), redis: *st.redis, adminToken: adminToken, allowPrivate: *allowPrivate,
 			workers: *workers, retryFirst: *retryFirst, retryMax: *retryMax, poll: *poll,
 			campaignInterval: *campaignInterval, shutdownTimeout: *shutdownTimeout,
-			limits: api.Limits{Rate: *workspaceRate, Broadcasts: *workspaceBroadcasts},
+			limits: api.Limits{Rate: *workspaceRate, Broadcasts: *workspaceBroadcasts}, maxImportSize: int64(*maxImportSize),
 		})
 	}
 	return cmd
@@ -89,6 +90,7 @@ type serveConfig struct {
 	campaignInterval             time.Duration
 	shutdownTimeout              time.Duration
 	limits                       api.Limits
+	maxImportSize                int64
 }
 
 func serve(ctx context.Context, log *slog.Logger, c *serveConfig) error {
@@ -134,7 +136,7 @@ func serve(ctx context.Context, log *slog.Logger, c *serveConfig) error {
 
 	server := &http.Server{
 		Handler: api.New(api.Options{
-			Service: svc, AdminToken: c.adminToken, Metrics: registry, Log: log, Limits: c.limits,
+			Service: svc, AdminToken: c.adminToken, Metrics: registry, Log: log, Limits: c.limits, MaxImportSize: c.maxImportSize,
 			Health: func(ctx context.Context) map[string]string { return health(ctx, st, coord, c.redis != "") },
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
