@@ -150,7 +150,7 @@ func TestSecurity(t *testing.T) {
 	t.Run("bodies and malformed input", func(t *testing.T) {
 		big := `{"uuid": "5d76d86b-3bb9-4d5a-b822-c9d86f5d8e41", "urn": "whatsapp:1", "text": "` + strings.Repeat("x", 1<<20) + `"}`
 		for _, e := range workspaceEndpoints(acme) {
-			if e[0] != "GET" {
+			if e[0] != "GET" && !strings.HasSuffix(e[1], "/import") { // imports take exports of up to 32 MiB
 				status, body := admin.doRaw(e[0], e[1], []byte(big))
 				assert.Equal(t, http.StatusRequestEntityTooLarge, status, "%s %s: %s", e[0], e[1], body)
 			}
