@@ -53,7 +53,7 @@ func TestREADME(t *testing.T) {
 			blocks = append(blocks, block)
 		}
 	}
-	require.Len(t, blocks, 3, "the API's, moving opt-out lists, and validating flows")
+	require.Len(t, blocks, 4, "the API's, moving opt-out lists, validating flows, and the import commands")
 
 	dir := t.TempDir()
 	root, err := filepath.Abs("..")

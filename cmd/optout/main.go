@@ -28,6 +28,8 @@ func newRootCommand() *cobra.Command {
 		newSimulateCommand(),
 		newGroup("flows", "Work with flow exports", newFlowsValidateCommand()),
 		newServeCommand(),
+		newImportCommand(),
+		newImportContactsCommand(),
 		newImportOptOutsCommand(),
 		newExportOptOutsCommand(),
 		newVersionCommand(),

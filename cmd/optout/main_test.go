@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,7 +16,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/optout-dev/optout/cluster"
+	"github.com/optout-dev/optout/metrics"
+	"github.com/optout-dev/optout/service"
 	"github.com/optout-dev/optout/store"
+	"github.com/optout-dev/optout/webhook"
 )
 
 // optout runs the command line as the binary would and returns its exit code and output.
@@ -84,7 +88,7 @@ func TestUsage(t *testing.T) {
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, `unknown command "chek" (did you mean check?)`)
 
-	for _, cmd := range [][]string{{"check"}, {"simulate"}, {"flows", "validate"}, {"serve"}, {"import-optouts"}, {"export-optouts"}, {"version"}} {
+	for _, cmd := range [][]string{{"check"}, {"simulate"}, {"flows", "validate"}, {"serve"}, {"import"}, {"import-contacts"}, {"import-optouts"}, {"export-optouts"}, {"version"}} {
 		code, stdout, stderr := optout("", append(cmd, "--help")...)
 		assert.Equal(t, 0, code, cmd)
 		assert.Contains(t, stdout, "Usage:\n  optout "+strings.Join(cmd, " "), cmd)
@@ -105,7 +109,7 @@ func TestUsage(t *testing.T) {
 
 	code, _, stderr = optout("", "import-optouts", "--workspace", "acme")
 	assert.Equal(t, 2, code)
-	assert.Contains(t, stderr, "optout import-optouts: takes one FILE.csv, not 0")
+	assert.Contains(t, stderr, "optout import-optouts: takes one FILE (- for standard input), not 0")
 }
 
 // A command that holds subcommands answers --help with its subcommands, and being called alone or with one it
@@ -498,4 +502,37 @@ func TestSettingsHelp(t *testing.T) {
 		})
 		assert.GreaterOrEqual(t, settings, 3, cmd.Name())
 	}
+}
+
+// The import commands read a file, or standard input for -, into a workspace of the embedded store, as README's
+// examples do.
+func TestImportCommands(t *testing.T) {
+	dir := t.TempDir()
+
+	// a workspace, made by the service's own code, as serve's API would
+	st, err := store.Open(t.Context(), dir)
+	require.NoError(t, err)
+	coord, err := cluster.New("", st, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	svc := service.New(service.Options{Store: st, Cluster: coord, Policy: &webhook.Policy{}, Metrics: &metrics.Registry{}, Log: slog.New(slog.DiscardHandler)})
+	_, _, err = svc.PutWorkspace(t.Context(), "clinic", &service.WorkspaceRequest{})
+	require.NoError(t, err)
+	coord.Close()
+	st.Close()
+
+	code, stdout, stderr := optout("", "import", "--workspace", "clinic", "--data-dir", dir, "../../flows/optout_portable.json")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, `"flows":1`)
+
+	code, stdout, stderr = optout("urn,name,groups,field:plan\nwhatsapp:5511987650001,Ana,Pacientes,gold\n", "import-contacts", "--workspace", "clinic", "--data-dir", dir, "-")
+	require.Equal(t, 0, code, stderr)
+	assert.JSONEq(t, `{"rows":1,"new_contacts":1,"created_groups":["Pacientes"],"created_fields":["plan"]}`, stdout)
+
+	code, stdout, stderr = optout("phone;name\n5511987650001;Ana\n5511987650002;Bia\n", "import-optouts", "--workspace", "clinic", "--data-dir", dir, "-")
+	require.Equal(t, 0, code, stderr)
+	assert.JSONEq(t, `{"rows":2,"duplicates":0,"opted_out":2,"unchanged":0,"new_contacts":1}`, stdout)
+
+	code, _, stderr = optout("urn\nnope\n", "import-optouts", "--workspace", "clinic", "--data-dir", dir, "-")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, `-: 1 bad rows, nothing imported:`)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -19,17 +20,63 @@ import (
 )
 
 func newImportOptOutsCommand() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "import-optouts --workspace WS [flags] FILE.csv",
-		Short: "Opt out the contacts of a CSV list",
-		Long: "Opts out every contact in FILE.csv, a CSV with a header and at least a urn column (name, language and\n" +
-			"opted_out_on are read too, as export-optouts writes them). Every row is checked first: bad rows are\n" +
-			"reported by line number and then nothing is imported; the rows that pass are imported in one\n" +
-			"transaction. The changes are audited with source import and send no webhook. Reads the same store\n" +
+	return newListImportCommand("import-optouts", "Opt out the contacts of a CSV list",
+		"Opts out every contact in FILE.csv (- for standard input), a CSV with a header and a urn column, or a\n"+
+			"phone column of numbers with their country code (name, language and opted_out_on are read too, as\n"+
+			"export-optouts writes them), separated by commas or semicolons. Every row is checked first: bad rows are\n"+
+			"reported by line number and then nothing is imported; the rows that pass are imported in one\n"+
+			"transaction. The changes are audited with source import and send no webhook. Reads the same store\n"+
 			"settings as serve.",
+		func(ctx context.Context, svc *service.Service, workspace string, in io.Reader, progress func(total int) func(int)) (any, error) {
+			rows, err := service.ReadOptOutsCSV(in)
+			if err != nil {
+				return nil, err
+			}
+			return svc.ImportOptOuts(ctx, workspace, rows, progress(len(rows)))
+		})
+}
+
+func newImportContactsCommand() *cobra.Command {
+	return newListImportCommand("import-contacts", "Create or update the contacts of a CSV list",
+		"Creates or updates every contact in FILE.csv (- for standard input), a CSV with a header and a urn (or\n"+
+			"phone) column, and name, language, group or groups (names separated by commas or semicolons) and\n"+
+			"field:KEY columns, separated by commas or semicolons. Every row is checked first: bad rows are reported\n"+
+			"by line number and then nothing is imported. Groups and fields the workspace hasn't are created; the\n"+
+			"contacts are written in one transaction. Consent is import-optouts'. Reads the same store settings as serve.",
+		func(ctx context.Context, svc *service.Service, workspace string, in io.Reader, progress func(total int) func(int)) (any, error) {
+			rows, err := service.ReadContactsCSV(in)
+			if err != nil {
+				return nil, err
+			}
+			return svc.ImportContacts(ctx, workspace, rows, progress(len(rows)))
+		})
+}
+
+func newImportCommand() *cobra.Command {
+	return newListImportCommand("import", "Import a RapidPro export into a workspace",
+		"Imports FILE (- for standard input), a RapidPro export or a flow definition, into the workspace, as\n"+
+			"POST .../import does: its flows, fields, groups, triggers and campaigns; the fields and groups its flows\n"+
+			"use that nobody has are created, and a flow that enters a missing flow refuses it all. No size limit but\n"+
+			"the machine's. Reads the same store settings as serve.",
+		func(ctx context.Context, svc *service.Service, workspace string, in io.Reader, _ func(int) func(int)) (any, error) {
+			data, err := io.ReadAll(in)
+			if err != nil {
+				return nil, err
+			}
+			return svc.Import(ctx, workspace, data)
+		})
+}
+
+// newListImportCommand makes a command that reads FILE, or standard input for -, into a workspace through the
+// service, with a progress bar for the rows, and prints the summary import returns as JSON.
+func newListImportCommand(name, short, long string, imp func(ctx context.Context, svc *service.Service, workspace string, in io.Reader, progress func(total int) func(int)) (any, error)) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   name + " --workspace WS [flags] FILE",
+		Short: short,
+		Long:  long,
 		Args: func(_ *cobra.Command, files []string) error {
 			if len(files) != 1 {
-				return fmt.Errorf("takes one FILE.csv, not %d", len(files))
+				return fmt.Errorf("takes one FILE (- for standard input), not %d", len(files))
 			}
 			return nil
 		},
@@ -42,22 +89,26 @@ func newImportOptOutsCommand() *cobra.Command {
 		if err := set.resolve(); err != nil {
 			return err
 		}
-		f, err := os.Open(files[0])
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		rows, err := service.ReadOptOutsCSV(f)
-		if err != nil {
-			return fmt.Errorf("%s: %w", files[0], err)
-		}
-
-		return withService(cmd, st, func(ctx context.Context, svc *service.Service) error {
-			bar := newProgress(cmd.ErrOrStderr(), "importing", len(rows))
-			result, err := svc.ImportOptOuts(ctx, *workspace, rows, bar.set)
-			bar.done()
+		in := cmd.InOrStdin()
+		if files[0] != "-" {
+			f, err := os.Open(files[0])
 			if err != nil {
 				return err
+			}
+			defer f.Close()
+			in = f
+		}
+		return withService(cmd, st, func(ctx context.Context, svc *service.Service) error {
+			var bar *progress
+			result, err := imp(ctx, svc, *workspace, in, func(total int) func(int) {
+				bar = newProgress(cmd.ErrOrStderr(), "importing", total)
+				return bar.set
+			})
+			if bar != nil {
+				bar.done()
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", files[0], err)
 			}
 			return json.NewEncoder(cmd.OutOrStdout()).Encode(result)
 		})
