@@ -217,9 +217,9 @@ func (w *Worker) deliver(ctx context.Context, ev *store.WebhookEvent) {
 
 	switch outcome {
 	case store.WebhookDelivered:
-		log.Debug("webhook delivered", "status", attempt.StatusCode, "elapsed", attempt.Duration)
+		log.Debug("webhook delivered", "status", attempt.StatusCode, "elapsed_ms", attempt.Duration.Milliseconds())
 	case store.WebhookPending:
-		log.Warn("webhook attempt failed", "status", attempt.StatusCode, "error", attempt.Error, "next", next)
+		log.Warn("webhook attempt failed", "status", attempt.StatusCode, "error", attempt.Error, "next", next, "elapsed_ms", attempt.Duration.Milliseconds())
 	case store.WebhookFailed:
 		log.Error("webhook failed for good", "status", attempt.StatusCode, "error", attempt.Error, "created_on", ev.CreatedOn)
 	}
