@@ -122,12 +122,13 @@ type Store interface {
 	ConsentEvents(ctx context.Context, workspace string, urn urns.URN, after int64, limit int) ([]*ConsentEvent, error)
 
 	// ClaimWebhooks leases up to limit webhook events that are due at now, for lease, so that no other worker takes
-	// them meanwhile. Events of one contact are delivered in order, so only the oldest undelivered event of each
-	// contact is ever claimed.
-	ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*WebhookEvent, error)
-	// RecordAttempt adds the attempt to the delivery log and updates its event: delivered, failed for good, or due
-	// again at next, and releases the event's lease.
-	RecordAttempt(ctx context.Context, attempt *WebhookAttempt, outcome WebhookStatus, next time.Time) error
+	// them meanwhile, and at most room(workspace) of each workspace's, so that a worker can keep one workspace from
+	// taking every delivery (room nil: no bound). Events of one contact are delivered in order, so only the oldest
+	// undelivered event of each contact is ever claimed.
+	ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int, room func(workspace string) int) ([]*WebhookEvent, error)
+	// RecordAttempts adds each attempt to the delivery log and updates its event: delivered, failed for good, or due
+	// again at Next, and releases the event's lease, all in one transaction.
+	RecordAttempts(ctx context.Context, records []*AttemptRecord) error
 	// WebhookEvent returns the event with its attempts, oldest first, or ErrNotFound.
 	WebhookEvent(ctx context.Context, workspace string, id string) (*WebhookEvent, []*WebhookAttempt, error)
 	// WebhookEvents returns the workspace's webhook events with sequence numbers greater than after, oldest first,
@@ -321,6 +322,13 @@ type WebhookAttempt struct {
 	Duration   time.Duration
 	StatusCode int    // 0 when no response came
 	Error      string // empty for a 2xx response
+}
+
+// AttemptRecord is an attempt at delivering a webhook event, with what became of the event.
+type AttemptRecord struct {
+	Attempt *WebhookAttempt
+	Outcome WebhookStatus // delivered, failed for good, or pending again
+	Next    time.Time     // when a pending event is due again
 }
 
 // Broadcast is a message sent to many contacts at once, with its counts so far.

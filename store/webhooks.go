@@ -6,7 +6,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -54,32 +56,72 @@ func (s *store) insertWebhookEvents(ctx context.Context, tx *sql.Tx, workspace s
 	return nil
 }
 
-// sqlClaimWebhooks leases the oldest due events that no one holds and that no older pending event of the same contact
-// waits before, in one statement, so that two claimers can't both take an event: on SQLite because writers are
-// serialized, and on PostgreSQL because the dialect's SKIP LOCKED makes a claimer pass over the rows another is
-// leasing, and one that finds a row leased since it started finds it no longer qualifies. Its %s is that clause.
-const sqlClaimWebhooks = `
-UPDATE webhook_events
-   SET locked_until = $2
- WHERE seq IN (
-           SELECT e.seq
-             FROM webhook_events e
-            WHERE e.status = 'pending' AND e.next_attempt <= $1 AND (e.locked_until IS NULL OR e.locked_until < $1)
-              AND NOT EXISTS (
-                      SELECT 1
-                        FROM webhook_events o
-                       WHERE o.status = 'pending' AND o.workspace = e.workspace AND o.contact_uuid = e.contact_uuid
-                         AND o.seq < e.seq
-                  )
-         ORDER BY e.seq
-            LIMIT $3%s
-       )
-RETURNING ` + webhookColumns
+// sqlSelectClaimable picks the oldest due events that no one holds and that no older pending event of the same
+// contact waits before, locking them until the claim commits. Two claimers can't both take an event: on SQLite
+// because writers are serialized, and on PostgreSQL because the dialect's SKIP LOCKED makes a claimer pass over the
+// rows another is claiming, and one that finds a row claimed since it started finds it no longer qualifies. Its %s is
+// that clause.
+const sqlSelectClaimable = `
+  SELECT e.seq, e.workspace
+    FROM webhook_events e
+   WHERE e.status = 'pending' AND e.next_attempt <= $1 AND (e.locked_until IS NULL OR e.locked_until < $1)
+     AND NOT EXISTS (
+             SELECT 1
+               FROM webhook_events o
+              WHERE o.status = 'pending' AND o.workspace = e.workspace AND o.contact_uuid = e.contact_uuid AND o.seq < e.seq
+         )
+ORDER BY e.seq
+   LIMIT $2%s`
+
+const sqlLeaseWebhooks = `UPDATE webhook_events SET locked_until = $1 WHERE seq %s RETURNING ` + webhookColumns
+
+// claimCandidates is how many more events a claim looks at than it may lease, so that workspaces without room don't
+// keep it from finding those of others.
+const claimCandidates = 4
 
 // ClaimWebhooks returns the events it leased oldest first.
-func (s *store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*WebhookEvent, error) {
-	query := fmt.Sprintf(sqlClaimWebhooks, s.dialect.skipLocked)
-	events, err := queryRows(ctx, s.db, scanWebhookEvent, query, now.UnixMicro(), now.Add(lease).UnixMicro(), limit)
+func (s *store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int, room func(workspace string) int) ([]*WebhookEvent, error) {
+	var events []*WebhookEvent
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		type candidate struct {
+			seq       int64
+			workspace string
+		}
+		candidates, err := queryRows(ctx, tx, func(row rowScanner) (candidate, error) {
+			var c candidate
+			return c, row.Scan(&c.seq, &c.workspace)
+		}, fmt.Sprintf(sqlSelectClaimable, s.dialect.skipLocked), now.UnixMicro(), claimCandidates*limit)
+		if err != nil {
+			return err
+		}
+
+		left := map[string]int{}
+		var seqs []string
+		for _, c := range candidates {
+			if len(seqs) == limit {
+				break
+			}
+			n, seen := left[c.workspace]
+			if !seen {
+				n = math.MaxInt
+				if room != nil {
+					n = room(c.workspace)
+				}
+			}
+			if n <= 0 {
+				left[c.workspace] = 0
+				continue
+			}
+			left[c.workspace] = n - 1
+			seqs = append(seqs, strconv.FormatInt(c.seq, 10))
+		}
+		if len(seqs) == 0 {
+			return nil
+		}
+		query := fmt.Sprintf(sqlLeaseWebhooks, s.dialect.in("$2"))
+		events, err = queryRows(ctx, tx, scanWebhookEvent, query, now.Add(lease).UnixMicro(), listOf(s.dialect, seqs))
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("claiming webhook events: %w", err)
 	}
@@ -95,41 +137,58 @@ UPDATE webhook_events
        delivered_on = $5, locked_until = NULL
  WHERE uuid = $1
 RETURNING seq`
-
-	sqlInsertWebhookAttempt = `
-INSERT INTO webhook_attempts (event_seq, number, started_on, duration, status_code, error) VALUES ($1, $2, $3, $4, $5, $6)`
 )
 
-// RecordAttempt takes a delivered event as delivered when its attempt ended, and needs next for an event to retry.
-func (s *store) RecordAttempt(ctx context.Context, attempt *WebhookAttempt, outcome WebhookStatus, next time.Time) error {
-	var deliveredOn, nextAttempt time.Time
-	switch outcome {
-	case WebhookDelivered:
-		deliveredOn = attempt.StartedOn.Add(attempt.Duration)
-	case WebhookPending:
-		if next.IsZero() {
-			return fmt.Errorf("recording attempt of webhook event %s: retrying needs the time of the next attempt", attempt.EventID)
+var sqlInsertWebhookAttempts = &bulkInsert{
+	insert:  `INSERT INTO webhook_attempts (event_seq, number, started_on, duration, status_code, error)`,
+	columns: 6,
+}
+
+// RecordAttempts takes a delivered event as delivered when its attempt ended, and needs Next for an event to retry.
+// The records are one transaction, so that a worker writes what many deliveries did with one commit.
+func (s *store) RecordAttempts(ctx context.Context, records []*AttemptRecord) error {
+	type update struct {
+		deliveredOn, nextAttempt time.Time
+	}
+	updates := make([]update, len(records))
+	for i, r := range records {
+		switch r.Outcome {
+		case WebhookDelivered:
+			updates[i].deliveredOn = r.Attempt.StartedOn.Add(r.Attempt.Duration)
+		case WebhookPending:
+			if r.Next.IsZero() {
+				return fmt.Errorf("recording attempt of webhook event %s: retrying needs the time of the next attempt", r.Attempt.EventID)
+			}
+			updates[i].nextAttempt = r.Next
+		case WebhookFailed:
+		default:
+			return fmt.Errorf("recording attempt of webhook event %s: no such status %q", r.Attempt.EventID, r.Outcome)
 		}
-		nextAttempt = next
-	case WebhookFailed:
-	default:
-		return fmt.Errorf("recording attempt of webhook event %s: no such status %q", attempt.EventID, outcome)
 	}
 
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var seq int64
-		err := tx.QueryRowContext(ctx, sqlUpdateWebhookAttempted, attempt.EventID, outcome, dbTime(nextAttempt), attempt.Error, dbTime(deliveredOn)).Scan(&seq)
-		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
-		}
+		stmt, err := tx.PrepareContext(ctx, sqlUpdateWebhookAttempted)
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, sqlInsertWebhookAttempt, seq, attempt.Number, dbTime(attempt.StartedOn), attempt.Duration.Microseconds(), attempt.StatusCode, attempt.Error)
-		return err
+		defer stmt.Close()
+		seqs := make([]int64, len(records))
+		for i, r := range records {
+			err := stmt.QueryRowContext(ctx, r.Attempt.EventID, r.Outcome, dbTime(updates[i].nextAttempt), r.Attempt.Error, dbTime(updates[i].deliveredOn)).Scan(&seqs[i])
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("webhook event %s: %w", r.Attempt.EventID, ErrNotFound)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return sqlInsertWebhookAttempts.exec(ctx, tx, s.dialect, len(records), func(i int, args []any) []any {
+			a := records[i].Attempt
+			return append(args, seqs[i], a.Number, dbTime(a.StartedOn), a.Duration.Microseconds(), a.StatusCode, a.Error)
+		}, nil)
 	})
 	if err != nil {
-		return fmt.Errorf("recording attempt of webhook event %s: %w", attempt.EventID, err)
+		return fmt.Errorf("recording webhook attempts: %w", err)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -79,9 +80,9 @@ func TestWebhookEvents(t *testing.T) {
 		assert.Equal(t, at(1), oldest)
 
 		// deliver one, and fail one after two attempts
-		require.NoError(t, s.RecordAttempt(t.Context(), &WebhookAttempt{EventID: e1.ID, Number: 1, StartedOn: at(4), Duration: 250 * time.Millisecond, StatusCode: 200}, WebhookDelivered, time.Time{}))
-		require.NoError(t, s.RecordAttempt(t.Context(), &WebhookAttempt{EventID: e2.ID, Number: 1, StartedOn: at(4), Duration: 30 * time.Second, Error: "timed out"}, WebhookPending, at(9)))
-		require.NoError(t, s.RecordAttempt(t.Context(), &WebhookAttempt{EventID: e2.ID, Number: 2, StartedOn: at(9), Duration: 1500 * time.Microsecond, StatusCode: 500, Error: "500 Internal Server Error"}, WebhookFailed, time.Time{}))
+		require.NoError(t, recordOne(t.Context(), s, &WebhookAttempt{EventID: e1.ID, Number: 1, StartedOn: at(4), Duration: 250 * time.Millisecond, StatusCode: 200}, WebhookDelivered, time.Time{}))
+		require.NoError(t, recordOne(t.Context(), s, &WebhookAttempt{EventID: e2.ID, Number: 1, StartedOn: at(4), Duration: 30 * time.Second, Error: "timed out"}, WebhookPending, at(9)))
+		require.NoError(t, recordOne(t.Context(), s, &WebhookAttempt{EventID: e2.ID, Number: 2, StartedOn: at(9), Duration: 1500 * time.Microsecond, StatusCode: 500, Error: "500 Internal Server Error"}, WebhookFailed, time.Time{}))
 
 		delivered, err := s.WebhookEvents(t.Context(), "acme", WebhookDelivered, 0, 10)
 		require.NoError(t, err)
@@ -129,10 +130,10 @@ func TestWebhookEvents(t *testing.T) {
 		_, _, err = s.WebhookEvent(t.Context(), "acme", "00000000-0000-4000-8000-000000000000")
 		assert.ErrorIs(t, err, ErrNotFound)
 
-		err = s.RecordAttempt(t.Context(), &WebhookAttempt{EventID: "00000000-0000-4000-8000-000000000000", Number: 1, StartedOn: at(4)}, WebhookDelivered, time.Time{})
+		err = recordOne(t.Context(), s, &WebhookAttempt{EventID: "00000000-0000-4000-8000-000000000000", Number: 1, StartedOn: at(4)}, WebhookDelivered, time.Time{})
 		assert.ErrorIs(t, err, ErrNotFound)
-		assert.Error(t, s.RecordAttempt(t.Context(), &WebhookAttempt{EventID: e3.ID, Number: 1, StartedOn: at(4)}, "lost", time.Time{}))
-		assert.Error(t, s.RecordAttempt(t.Context(), &WebhookAttempt{EventID: e3.ID, Number: 1, StartedOn: at(4)}, WebhookPending, time.Time{}))
+		assert.Error(t, recordOne(t.Context(), s, &WebhookAttempt{EventID: e3.ID, Number: 1, StartedOn: at(4)}, "lost", time.Time{}))
+		assert.Error(t, recordOne(t.Context(), s, &WebhookAttempt{EventID: e3.ID, Number: 1, StartedOn: at(4)}, WebhookPending, time.Time{}))
 		_, attempts, err = s.WebhookEvent(t.Context(), "acme", e3.ID)
 		require.NoError(t, err)
 		assert.Empty(t, attempts)
@@ -153,53 +154,53 @@ func TestClaimWebhooks(t *testing.T) {
 		o1 := newWebhook(ana, at(4))
 		commit(t, s, &Change{Workspace: "other", Webhooks: []*WebhookEvent{o1}})
 
-		claimed, err := s.ClaimWebhooks(t.Context(), at(10), lease, 1)
+		claimed, err := s.ClaimWebhooks(t.Context(), at(10), lease, 1, nil)
 		require.NoError(t, err)
 		assert.Equal(t, []string{a1.ID}, claimedIDs(claimed))
 		assert.Equal(t, string(a1.Body), string(claimed[0].Body))
 		assert.Equal(t, "acme", claimed[0].Workspace)
 
 		// only the oldest pending event of each contact, and none that is leased
-		claimed, err = s.ClaimWebhooks(t.Context(), at(10), lease, 10)
+		claimed, err = s.ClaimWebhooks(t.Context(), at(10), lease, 10, nil)
 		require.NoError(t, err)
 		assert.Equal(t, []string{b1.ID, o1.ID}, claimedIDs(claimed))
-		claimed, err = s.ClaimWebhooks(t.Context(), at(14), lease, 10)
+		claimed, err = s.ClaimWebhooks(t.Context(), at(14), lease, 10, nil)
 		require.NoError(t, err)
 		assert.Empty(t, claimed)
 
 		// a lease that ran out can be claimed again
-		claimed, err = s.ClaimWebhooks(t.Context(), at(16), lease, 10)
+		claimed, err = s.ClaimWebhooks(t.Context(), at(16), lease, 10, nil)
 		require.NoError(t, err)
 		assert.Equal(t, []string{a1.ID, b1.ID, o1.ID}, claimedIDs(claimed))
 
 		// retrying releases the lease, but the event isn't due until its next attempt, and the contact's next event waits
 		// for it
-		require.NoError(t, s.RecordAttempt(t.Context(), &WebhookAttempt{EventID: a1.ID, Number: 1, StartedOn: at(16), Error: "connection refused"}, WebhookPending, at(40)))
-		require.NoError(t, s.RecordAttempt(t.Context(), &WebhookAttempt{EventID: b1.ID, Number: 1, StartedOn: at(16), StatusCode: 503}, WebhookPending, at(100)))
-		require.NoError(t, s.RecordAttempt(t.Context(), &WebhookAttempt{EventID: o1.ID, Number: 1, StartedOn: at(16), StatusCode: 200}, WebhookDelivered, time.Time{}))
-		claimed, err = s.ClaimWebhooks(t.Context(), at(39), lease, 10)
+		require.NoError(t, recordOne(t.Context(), s, &WebhookAttempt{EventID: a1.ID, Number: 1, StartedOn: at(16), Error: "connection refused"}, WebhookPending, at(40)))
+		require.NoError(t, recordOne(t.Context(), s, &WebhookAttempt{EventID: b1.ID, Number: 1, StartedOn: at(16), StatusCode: 503}, WebhookPending, at(100)))
+		require.NoError(t, recordOne(t.Context(), s, &WebhookAttempt{EventID: o1.ID, Number: 1, StartedOn: at(16), StatusCode: 200}, WebhookDelivered, time.Time{}))
+		claimed, err = s.ClaimWebhooks(t.Context(), at(39), lease, 10, nil)
 		require.NoError(t, err)
 		assert.Equal(t, []string{c1.ID}, claimedIDs(claimed))
-		claimed, err = s.ClaimWebhooks(t.Context(), at(40), lease, 10)
+		claimed, err = s.ClaimWebhooks(t.Context(), at(40), lease, 10, nil)
 		require.NoError(t, err)
 		assert.Equal(t, []string{a1.ID}, claimedIDs(claimed))
 		assert.Equal(t, 1, claimed[0].Attempts)
 		assert.Equal(t, "connection refused", claimed[0].LastError)
 
 		// delivering it lets the next one go
-		require.NoError(t, s.RecordAttempt(t.Context(), &WebhookAttempt{EventID: a1.ID, Number: 2, StartedOn: at(40), StatusCode: 204}, WebhookDelivered, time.Time{}))
-		claimed, err = s.ClaimWebhooks(t.Context(), at(41), lease, 10)
+		require.NoError(t, recordOne(t.Context(), s, &WebhookAttempt{EventID: a1.ID, Number: 2, StartedOn: at(40), StatusCode: 204}, WebhookDelivered, time.Time{}))
+		claimed, err = s.ClaimWebhooks(t.Context(), at(41), lease, 10, nil)
 		require.NoError(t, err)
 		assert.Equal(t, []string{a2.ID}, claimedIDs(claimed))
 
 		// and so does failing it for good
 		b2 := newWebhook(bob, at(42))
 		commit(t, s, &Change{Workspace: "acme", Webhooks: []*WebhookEvent{b2}})
-		claimed, err = s.ClaimWebhooks(t.Context(), at(43), lease, 10)
+		claimed, err = s.ClaimWebhooks(t.Context(), at(43), lease, 10, nil)
 		require.NoError(t, err)
 		assert.Empty(t, claimed) // b1 isn't due, and b2 waits for it
-		require.NoError(t, s.RecordAttempt(t.Context(), &WebhookAttempt{EventID: b1.ID, Number: 2, StartedOn: at(43), StatusCode: 410}, WebhookFailed, time.Time{}))
-		claimed, err = s.ClaimWebhooks(t.Context(), at(43), lease, 10)
+		require.NoError(t, recordOne(t.Context(), s, &WebhookAttempt{EventID: b1.ID, Number: 2, StartedOn: at(43), StatusCode: 410}, WebhookFailed, time.Time{}))
+		claimed, err = s.ClaimWebhooks(t.Context(), at(43), lease, 10, nil)
 		require.NoError(t, err)
 		assert.Equal(t, []string{b2.ID}, claimedIDs(claimed))
 	})
@@ -238,7 +239,7 @@ func TestClaimWebhooksConcurrently(t *testing.T) {
 			s := stores[w%2]
 			wg.Go(func() {
 				for remaining.Load() > 0 && time.Now().Before(deadline) {
-					claimed, err := s.ClaimWebhooks(t.Context(), time.Now(), time.Hour, 3)
+					claimed, err := s.ClaimWebhooks(t.Context(), time.Now(), time.Hour, 3, nil)
 					if !assert.NoError(t, err) {
 						return
 					}
@@ -249,7 +250,7 @@ func TestClaimWebhooksConcurrently(t *testing.T) {
 						delivered[e.ContactUUID]++ // before it's recorded, after which the next can be claimed
 						mu.Unlock()
 
-						err := s.RecordAttempt(t.Context(), &WebhookAttempt{EventID: e.ID, Number: 1, StartedOn: time.Now(), StatusCode: 200}, WebhookDelivered, time.Time{})
+						err := recordOne(t.Context(), s, &WebhookAttempt{EventID: e.ID, Number: 1, StartedOn: time.Now(), StatusCode: 200}, WebhookDelivered, time.Time{})
 						assert.NoError(t, err)
 						remaining.Add(-1)
 					}
@@ -263,5 +264,60 @@ func TestClaimWebhooksConcurrently(t *testing.T) {
 		for id, n := range claims {
 			assert.Equal(t, 1, n, "event %s claimed %d times", id, n)
 		}
+	})
+}
+
+// recordOne records one attempt, as a transaction of its own.
+func recordOne(ctx context.Context, s Store, a *WebhookAttempt, outcome WebhookStatus, next time.Time) error {
+	return s.RecordAttempts(ctx, []*AttemptRecord{{Attempt: a, Outcome: outcome, Next: next}})
+}
+
+// A claim leases at most what each workspace has room for, and takes the others' events past those it leaves.
+func TestClaimWebhooksWithRoom(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store) {
+		for _, id := range []string{"acme", "globex"} {
+			createWorkspace(t, s, id)
+		}
+		var events []*WebhookEvent
+		for i := range 6 {
+			ws := "acme"
+			if i >= 4 {
+				ws = "globex"
+			}
+			e := &WebhookEvent{ID: string(uuids.NewV4()), ContactUUID: flows.ContactUUID(fmt.Sprintf("c%d", i)), Body: json.RawMessage(`{}`), CreatedOn: at(i)}
+			commit(t, s, &Change{Workspace: ws, Webhooks: []*WebhookEvent{e}})
+			events = append(events, e)
+		}
+		room := map[string]int{"acme": 1, "globex": 5}
+		claimed, err := s.ClaimWebhooks(t.Context(), at(10), time.Minute, 3, func(ws string) int { return room[ws] })
+		require.NoError(t, err)
+		var got []string
+		for _, e := range claimed {
+			got = append(got, e.ID)
+		}
+		assert.Equal(t, []string{events[0].ID, events[4].ID, events[5].ID}, got, "acme's first, then globex's past acme's others")
+
+		// and a round of attempts is recorded at once
+		require.NoError(t, s.RecordAttempts(t.Context(), []*AttemptRecord{
+			{Attempt: &WebhookAttempt{EventID: events[0].ID, Number: 1, StartedOn: at(10), StatusCode: 200}, Outcome: WebhookDelivered},
+			{Attempt: &WebhookAttempt{EventID: events[4].ID, Number: 1, StartedOn: at(10), StatusCode: 500, Error: "500"}, Outcome: WebhookPending, Next: at(20)},
+		}))
+		e0, attempts, err := s.WebhookEvent(t.Context(), "acme", events[0].ID)
+		require.NoError(t, err)
+		assert.Equal(t, WebhookDelivered, e0.Status)
+		assert.Len(t, attempts, 1)
+		e4, _, err := s.WebhookEvent(t.Context(), "globex", events[4].ID)
+		require.NoError(t, err)
+		assert.Equal(t, at(20), e4.NextAttempt)
+
+		// one that can't be recorded makes the whole round fail, recording nothing
+		err = s.RecordAttempts(t.Context(), []*AttemptRecord{
+			{Attempt: &WebhookAttempt{EventID: events[5].ID, Number: 1, StartedOn: at(10), StatusCode: 200}, Outcome: WebhookDelivered},
+			{Attempt: &WebhookAttempt{EventID: "00000000-0000-4000-8000-000000000000", Number: 1, StartedOn: at(10)}, Outcome: WebhookDelivered},
+		})
+		assert.ErrorIs(t, err, ErrNotFound)
+		e5, _, err := s.WebhookEvent(t.Context(), "globex", events[5].ID)
+		require.NoError(t, err)
+		assert.Equal(t, WebhookPending, e5.Status)
 	})
 }

@@ -94,7 +94,7 @@ func (s *fakeStore) add(workspace string, contact flows.ContactUUID, body string
 	return ev.ID
 }
 
-func (s *fakeStore) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*store.WebhookEvent, error) {
+func (s *fakeStore) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int, room func(string) int) ([]*store.WebhookEvent, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.claimErrs) > 0 {
@@ -115,6 +115,7 @@ func (s *fakeStore) ClaimWebhooks(ctx context.Context, now time.Time, lease time
 	}
 	var claimed []*store.WebhookEvent
 	seen := map[flows.ContactUUID]bool{}
+	rooms := map[string]int{}
 	for _, e := range s.events {
 		if e.Status != store.WebhookPending || seen[e.ContactUUID] {
 			continue
@@ -126,6 +127,17 @@ func (s *fakeStore) ClaimWebhooks(ctx context.Context, now time.Time, lease time
 		if e.NextAttempt.After(now) || e.leasedUntil.After(now) {
 			continue
 		}
+		if left, ok := rooms[e.Workspace]; !ok && room != nil {
+			rooms[e.Workspace] = room(e.Workspace)
+		} else if !ok {
+			rooms[e.Workspace] = limit
+		} else {
+			rooms[e.Workspace] = left
+		}
+		if rooms[e.Workspace] <= 0 {
+			continue
+		}
+		rooms[e.Workspace]--
 		e.leasedUntil = now.Add(lease)
 		c := e.WebhookEvent
 		claimed = append(claimed, &c)
@@ -133,7 +145,7 @@ func (s *fakeStore) ClaimWebhooks(ctx context.Context, now time.Time, lease time
 	return claimed, nil
 }
 
-func (s *fakeStore) RecordAttempt(ctx context.Context, a *store.WebhookAttempt, outcome store.WebhookStatus, next time.Time) error {
+func (s *fakeStore) RecordAttempts(ctx context.Context, records []*store.AttemptRecord) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.recordErrs) > 0 {
@@ -141,24 +153,31 @@ func (s *fakeStore) RecordAttempt(ctx context.Context, a *store.WebhookAttempt, 
 		s.recordErrs = s.recordErrs[1:]
 		return err
 	}
-	e := s.find(a.EventID)
-	if e == nil || e.leasedUntil.IsZero() {
-		s.t.Errorf("attempt recorded for event %s, which isn't leased", a.EventID)
-		return errors.New("not leased")
+	for _, r := range records {
+		a := r.Attempt
+		e := s.find(a.EventID)
+		if e == nil || e.leasedUntil.IsZero() {
+			s.t.Errorf("attempt recorded for event %s, which isn't leased", a.EventID)
+			return errors.New("not leased")
+		}
+		if a.Number != e.Attempts+1 {
+			s.t.Errorf("attempt %d recorded for event %s after %d attempts", a.Number, a.EventID, e.Attempts)
+		}
 	}
-	if a.Number != e.Attempts+1 {
-		s.t.Errorf("attempt %d recorded for event %s after %d attempts", a.Number, a.EventID, e.Attempts)
+	for _, r := range records {
+		a := r.Attempt
+		e := s.find(a.EventID)
+		c := *a
+		s.attempts = append(s.attempts, &c)
+		e.Attempts = a.Number
+		e.Status = r.Outcome
+		e.NextAttempt = r.Next
+		e.LastError = a.Error
+		if r.Outcome == store.WebhookDelivered {
+			e.DeliveredOn = a.StartedOn
+		}
+		e.leasedUntil = time.Time{}
 	}
-	c := *a
-	s.attempts = append(s.attempts, &c)
-	e.Attempts = a.Number
-	e.Status = outcome
-	e.NextAttempt = next
-	e.LastError = a.Error
-	if outcome == store.WebhookDelivered {
-		e.DeliveredOn = a.StartedOn
-	}
-	e.leasedUntil = time.Time{}
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +27,7 @@ const (
 	DefaultLease       = time.Minute
 	DefaultPoll        = 5 * time.Second
 	DefaultGiveUpAfter = 25 * time.Hour
+	DefaultSlowAfter   = time.Second
 )
 
 // MinGiveUpAfter is the shortest retry period a Worker accepts: the product promises a day of retries.
@@ -39,8 +41,8 @@ const (
 
 // Store is what the worker needs of the data layer; store.Store is one.
 type Store interface {
-	ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*store.WebhookEvent, error)
-	RecordAttempt(ctx context.Context, attempt *store.WebhookAttempt, outcome store.WebhookStatus, next time.Time) error
+	ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int, room func(workspace string) int) ([]*store.WebhookEvent, error)
+	RecordAttempts(ctx context.Context, records []*store.AttemptRecord) error
 	GetWorkspace(ctx context.Context, id string) (*store.Workspace, error)
 }
 
@@ -53,24 +55,35 @@ type Store interface {
 // timeout, a URL the policy refuses, a workspace without a URL (so that configuring one delivers the backlog) or
 // without a workspace. An event that still fails GiveUpAfter after it was created is marked failed.
 //
+// No workspace's endpoint can take every delivery: a workspace has at most PerWorkspace deliveries in flight, and one
+// whose last attempt failed, or that has one in flight for longer than SlowAfter, has one. So an endpoint that hangs
+// holds a single worker once it is known to, half of them before, and the others deliver other workspaces' events.
+// The attempts of a round are recorded together, in one transaction.
+//
 // Run fills in the zero fields with their defaults; the fields must not change once it runs.
 type Worker struct {
-	Store       Store
-	Policy      *Policy       // where webhooks may go; nil is the zero policy, which refuses private addresses
-	Timeout     time.Duration // of an attempt, from connecting to reading the response
-	Concurrency int           // deliveries in flight at most
-	Lease       time.Duration // how long a claimed event is this worker's; longer than Timeout
-	Poll        time.Duration // how often to look for due events when not nudged
-	Backoff     Backoff       // DefaultBackoff when nil
-	GiveUpAfter time.Duration // at least MinGiveUpAfter
-	Now         func() time.Time
-	Log         *slog.Logger
-	OnAttempt   func(a *store.WebhookAttempt, outcome store.WebhookStatus) // after each attempt, for metrics; may be nil
+	Store        Store
+	Policy       *Policy       // where webhooks may go; nil is the zero policy, which refuses private addresses
+	Timeout      time.Duration // of an attempt, from connecting to reading the response
+	Concurrency  int           // deliveries in flight at most
+	PerWorkspace int           // of one workspace; half of Concurrency, at least one, when 0
+	SlowAfter    time.Duration // an attempt in flight this long makes its workspace slow
+	Lease        time.Duration // how long a claimed event is this worker's; longer than Timeout
+	Poll         time.Duration // how often to look for due events when not nudged
+	Backoff      Backoff       // DefaultBackoff when nil
+	GiveUpAfter  time.Duration // at least MinGiveUpAfter
+	Now          func() time.Time
+	Log          *slog.Logger
+	OnAttempt    func(a *store.WebhookAttempt, outcome store.WebhookStatus) // after each attempt, for metrics; may be nil
 
 	once       sync.Once
 	nudges     chan struct{}
 	client     *http.Client
 	storeRetry Backoff
+
+	mu       sync.Mutex
+	inflight map[string][]*time.Time // when each of each workspace's deliveries in flight started
+	failing  map[string]bool         // workspaces whose last attempt failed
 }
 
 // Nudge tells the worker that events were committed, so that it delivers them without waiting for the next poll.
@@ -96,7 +109,17 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 
 	var inflight sync.WaitGroup
-	defer inflight.Wait()
+	records := make(chan *pendingRecord, w.Concurrency)
+	recording := make(chan struct{})
+	go func() {
+		defer close(recording)
+		w.recordAll(records)
+	}()
+	defer func() {
+		inflight.Wait()
+		close(records)
+		<-recording
+	}()
 
 	slots := make(chan struct{}, w.Concurrency) // a token per delivery in flight
 	freed := make(chan struct{}, 1)             // a delivery ended, so a slot and maybe its contact's next event are free
@@ -105,7 +128,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	for {
 		wait := w.Poll
 		if free := w.Concurrency - len(slots); free > 0 {
-			events, err := w.Store.ClaimWebhooks(ctx, w.Now(), w.Lease, free)
+			events, err := w.Store.ClaimWebhooks(ctx, w.Now(), w.Lease, free, w.room)
 			if err != nil && ctx.Err() != nil {
 				return nil
 			}
@@ -115,8 +138,14 @@ func (w *Worker) Run(ctx context.Context) error {
 				w.Log.Error("claiming webhook events failed", "error", err, "retry_in", wait)
 			} else {
 				failures = 0
+				workspaces := w.workspaces(ctx, events)
 				for _, ev := range events {
+					ws, ok := workspaces[ev.Workspace]
+					if !ok {
+						continue // its workspace couldn't be read: it is attempted again when its lease runs out
+					}
 					slots <- struct{}{}
+					started := w.started(ev.Workspace)
 					inflight.Go(func() {
 						defer func() {
 							<-slots
@@ -125,7 +154,7 @@ func (w *Worker) Run(ctx context.Context) error {
 							default:
 							}
 						}()
-						w.deliver(context.WithoutCancel(ctx), ev)
+						w.deliver(context.WithoutCancel(ctx), ev, ws, started, records)
 					})
 				}
 			}
@@ -144,6 +173,67 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 }
 
+// room is how many more deliveries of the workspace may start: PerWorkspace, but one for a workspace whose endpoint
+// failed its last attempt or is slow to answer one now, counting those in flight.
+func (w *Worker) room(workspace string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	limit := w.PerWorkspace
+	if w.failing[workspace] {
+		limit = 1
+	}
+	for _, started := range w.inflight[workspace] {
+		if time.Since(*started) > w.SlowAfter {
+			limit = 1
+		}
+	}
+	return limit - len(w.inflight[workspace])
+}
+
+// started counts a delivery of the workspace in flight, and returns when it started, which ended takes back.
+func (w *Worker) started(workspace string) *time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := time.Now()
+	w.inflight[workspace] = append(w.inflight[workspace], &now)
+	return &now
+}
+
+// ended counts a delivery of the workspace out, and remembers whether its endpoint failed it.
+func (w *Worker) ended(workspace string, started *time.Time, failed bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.inflight[workspace] = slices.DeleteFunc(w.inflight[workspace], func(t *time.Time) bool { return t == started })
+	if len(w.inflight[workspace]) == 0 {
+		delete(w.inflight, workspace)
+	}
+	if failed {
+		w.failing[workspace] = true
+	} else {
+		delete(w.failing, workspace)
+	}
+}
+
+// workspaces reads the workspaces of a round's events, each once. A workspace that no longer exists is nil, which
+// fails its events' attempts; one that can't be read is left out, so its events wait for their leases to run out.
+func (w *Worker) workspaces(ctx context.Context, events []*store.WebhookEvent) map[string]*store.Workspace {
+	workspaces := map[string]*store.Workspace{}
+	failed := map[string]bool{}
+	for _, ev := range events {
+		if _, done := workspaces[ev.Workspace]; done || failed[ev.Workspace] {
+			continue
+		}
+		ws, err := w.Store.GetWorkspace(ctx, ev.Workspace)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			w.Log.Error("reading the workspace of webhooks failed, retrying when their leases run out", "workspace", ev.Workspace, "error", err)
+			failed[ev.Workspace] = true
+			continue
+		}
+		workspaces[ev.Workspace] = ws
+	}
+	return workspaces
+}
+
 // init checks the worker and fills in its defaults.
 func (w *Worker) init() error {
 	if w.Store == nil {
@@ -155,6 +245,9 @@ func (w *Worker) init() error {
 	w.Timeout = positive(w.Timeout, DefaultTimeout)
 	w.Concurrency = positive(w.Concurrency, DefaultConcurrency)
 	w.Lease = positive(w.Lease, DefaultLease)
+	w.PerWorkspace = positive(w.PerWorkspace, max(1, (w.Concurrency+1)/2))
+	w.SlowAfter = positive(w.SlowAfter, DefaultSlowAfter)
+	w.inflight, w.failing = map[string][]*time.Time{}, map[string]bool{}
 	w.Poll = positive(w.Poll, DefaultPoll)
 	w.GiveUpAfter = positive(w.GiveUpAfter, DefaultGiveUpAfter)
 	if w.Backoff == nil {
@@ -184,36 +277,34 @@ func positive[T int | time.Duration](v, def T) T {
 	return def
 }
 
-// deliver makes an attempt at an event and records it. ctx isn't cancelled on shutdown, so the attempt finishes and
-// is recorded; the lease bounds it, as after that the event may be someone else's.
-func (w *Worker) deliver(ctx context.Context, ev *store.WebhookEvent) {
+// deliver makes an attempt at an event and has it recorded. ctx isn't cancelled on shutdown, so the attempt finishes
+// and is recorded; the lease bounds it, as after that the event may be someone else's. ws is nil when the workspace
+// no longer exists.
+func (w *Worker) deliver(ctx context.Context, ev *store.WebhookEvent, ws *store.Workspace, started *time.Time, records chan<- *pendingRecord) {
 	ctx, cancel := context.WithTimeout(ctx, w.Lease)
 	defer cancel()
 
 	log := w.Log.With("event", ev.ID, "workspace", ev.Workspace, "attempt", ev.Attempts+1)
-	ws, err := w.Store.GetWorkspace(ctx, ev.Workspace)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		log.Error("reading the workspace of a webhook failed, retrying when the lease runs out", "error", err)
-		return
-	}
-
 	attempt := &store.WebhookAttempt{EventID: ev.ID, Number: ev.Attempts + 1, StartedOn: w.Now()}
-	started := time.Now() // the real clock, for a real duration whatever Now is
+	var err error
 	if ws == nil {
 		err = errors.New("workspace not found")
 	} else {
 		attempt.StatusCode, err = w.post(ctx, ws, ev)
 	}
-	attempt.Duration = time.Since(started)
+	attempt.Duration = time.Since(*started)
 	if err != nil {
 		attempt.Error = err.Error()
 		if ws != nil {
 			attempt.Error = redact(attempt.Error, ws.WebhookSecret, Sign(ws.WebhookSecret, ev.Body))
 		}
 	}
+	w.ended(ev.Workspace, started, err != nil)
 
 	outcome, next := w.outcome(ev, attempt)
-	w.record(ctx, log, attempt, outcome, next)
+	p := &pendingRecord{AttemptRecord: store.AttemptRecord{Attempt: attempt, Outcome: outcome, Next: next}, ctx: ctx, log: log, done: make(chan struct{})}
+	records <- p
+	<-p.done
 
 	switch outcome {
 	case store.WebhookDelivered:
@@ -228,20 +319,73 @@ func (w *Worker) deliver(ctx context.Context, ev *store.WebhookEvent) {
 	}
 }
 
-// record records an attempt, retrying while the store is away for as long as the lease lasts: the attempt was made,
-// and an outage of the store shouldn't cost the receiver a second delivery. Once the lease runs out the event is
-// attempted again, which is the at-least-once delivery receivers are told to expect.
-func (w *Worker) record(ctx context.Context, log *slog.Logger, attempt *store.WebhookAttempt, outcome store.WebhookStatus, next time.Time) {
-	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
-		err := w.Store.RecordAttempt(ctx, attempt, outcome, next)
-		if err == nil {
-			return
+// pendingRecord is an attempt waiting to be recorded, until its lease runs out.
+type pendingRecord struct {
+	store.AttemptRecord
+	ctx  context.Context // done when the lease runs out
+	log  *slog.Logger
+	done chan struct{} // closed once recorded, or given up on
+}
+
+// recordAll records the attempts sent to it, those that arrive together in one transaction, until records is closed.
+// A round that fails is retried while the store is away, for as long as each attempt's lease lasts: the attempt was
+// made, and an outage of the store shouldn't cost the receiver a second delivery. Once its lease runs out an event
+// is attempted again, which is the at-least-once delivery receivers are told to expect.
+func (w *Worker) recordAll(records <-chan *pendingRecord) {
+	for first := range records {
+		batch := []*pendingRecord{first}
+	more:
+		for len(batch) < w.Concurrency {
+			select {
+			case p, ok := <-records:
+				if !ok {
+					break more
+				}
+				batch = append(batch, p)
+			default:
+				break more
+			}
 		}
+		w.record(batch)
+	}
+}
+
+func (w *Worker) record(batch []*pendingRecord) {
+	records := make([]*store.AttemptRecord, len(batch))
+	for i, p := range batch {
+		records[i] = &p.AttemptRecord
+	}
+	err := w.Store.RecordAttempts(context.Background(), records)
+	if err == nil {
+		for _, p := range batch {
+			close(p.done)
+		}
+		return
+	}
+	if len(batch) > 1 {
+		for _, p := range batch { // one at a time, so that one that can't be recorded holds up none of the others
+			w.record([]*pendingRecord{p})
+		}
+		return
+	}
+
+	p := batch[0]
+	if errors.Is(err, store.ErrNotFound) {
+		p.log.Warn("a webhook event was deleted while it was attempted, with its workspace", "error", err)
+		close(p.done)
+		return
+	}
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
 		select {
-		case <-ctx.Done():
-			log.Error("recording a webhook attempt failed until its lease ran out, so it will be attempted again", "error", err)
+		case <-p.ctx.Done():
+			p.log.Error("recording a webhook attempt failed until its lease ran out, so it will be attempted again", "error", err)
+			close(p.done)
 			return
 		case <-time.After(wait):
+		}
+		if err = w.Store.RecordAttempts(context.Background(), records); err == nil {
+			close(p.done)
+			return
 		}
 	}
 }

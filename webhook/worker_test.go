@@ -444,6 +444,7 @@ func TestConcurrency(t *testing.T) {
 	})
 	h := newHarness(t, srv.URL)
 	h.worker.Concurrency = 2
+	h.worker.PerWorkspace = 2 // the one workspace may take both
 	h.store.concurrency = 2
 	for i := range 5 {
 		h.store.add("acme", flows.ContactUUID(fmt.Sprintf("c%d", i)), `{}`)
@@ -458,6 +459,39 @@ func TestConcurrency(t *testing.T) {
 		assert.Equal(t, store.WebhookDelivered, h.next().outcome)
 	}
 	assert.Equal(t, int32(2), most.Load())
+}
+
+// An endpoint that hangs holds at most half the workers while it isn't known to, and one once it is: another
+// workspace's events go out at once, whatever is queued for the first.
+func TestHungEndpointHoldsFewWorkers(t *testing.T) {
+	var hungNow, most atomic.Int32
+	released, release := releaser(t)
+	hung, _ := receiver(t, func(w http.ResponseWriter, r *http.Request) {
+		n := hungNow.Add(1)
+		defer hungNow.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		<-released
+	})
+	fine, _ := receiver(t, nil)
+	h := newHarness(t, hung.URL)
+	h.worker.Concurrency = 8
+	h.store.workspaces["globex"] = &store.Workspace{ID: "globex", Name: "Globex", WebhookURL: fine.URL, WebhookSecret: secret}
+	for i := range 100 {
+		h.store.add("acme", flows.ContactUUID(fmt.Sprintf("c%d", i)), `{}`)
+	}
+	h.start()
+	require.Eventually(t, func() bool { return hungNow.Load() == 4 }, 10*time.Second, time.Millisecond, "half of the workers")
+
+	for i := range 10 {
+		id := h.store.add("globex", flows.ContactUUID(fmt.Sprintf("g%d", i)), `{}`)
+		h.worker.Nudge()
+		a := h.next()
+		assert.Equal(t, id, a.EventID, "globex's event goes out while acme's hang")
+		assert.Equal(t, store.WebhookDelivered, a.outcome)
+	}
+	assert.Equal(t, int32(4), most.Load(), "acme never held more than half the workers")
+	release()
 }
 
 func TestRedirectNotFollowed(t *testing.T) {
@@ -610,7 +644,7 @@ func TestStoreErrors(t *testing.T) {
 	h.stop() // for the logs of every delivery
 	logs := h.logs.String()
 	assert.Contains(t, logs, "claiming webhook events failed")
-	assert.Contains(t, logs, "reading the workspace of a webhook failed")
+	assert.Contains(t, logs, "reading the workspace of webhooks failed")
 }
 
 func TestRecordFailsForTheWholeLease(t *testing.T) {
