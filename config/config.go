@@ -34,6 +34,7 @@ type Document struct {
 	DefaultLanguage i18n.Language                       `json:"default_language,omitempty"`
 	Languages       []i18n.Language                     `json:"languages,omitempty"`
 	Keywords        map[keywords.Intent]*KeywordChanges `json:"keywords,omitempty"`
+	Buttons         map[keywords.Intent]*KeywordChanges `json:"buttons,omitempty"` // labels and payloads of buttons
 	Replies         map[keywords.Intent]*ReplySettings  `json:"replies,omitempty"`
 	Group           string                              `json:"group,omitempty"`
 
@@ -184,21 +185,34 @@ func (d *Document) compileLanguages(p *problems) ([]i18n.Language, i18n.Language
 	return langs, defaultLang
 }
 
-// keywordSet applies the document's changes to the defaults. Default words of languages the workspace doesn't
-// speak are left out rather than refused, so that a workspace can list only the languages it serves.
+// keywordSet applies the document's changes to the defaults. Buttons are keywords too: a host that keeps only a
+// button's text, as courier does, gives the interceptor the label, and one that reads the payload gives that.
 func (d *Document) keywordSet(p *problems, langs []i18n.Language) keywords.Set {
 	set := keywords.Set{}
-	for intent, words := range keywords.Defaults() {
+	addDefaults(set, keywords.Defaults(), langs)
+	addDefaults(set, DefaultButtons, langs)
+	applyChanges(p, set, "keywords", d.Keywords, langs)
+	applyChanges(p, set, "buttons", d.Buttons, langs)
+	return set
+}
+
+// addDefaults adds default words to the set. Those of languages the workspace doesn't speak are left out rather than
+// refused, so that a workspace can list only the languages it serves.
+func addDefaults(set, defaults keywords.Set, langs []i18n.Language) {
+	for intent, words := range defaults {
 		for lang, ws := range words {
 			if lang == keywords.AnyLanguage || slices.Contains(langs, lang) {
 				set.Add(intent, lang, ws...)
 			}
 		}
 	}
+}
 
-	for _, intent := range sortedKeys(d.Keywords) {
-		changes := d.Keywords[intent]
-		field := "keywords." + string(intent)
+// applyChanges applies one key's changes (keywords or buttons) to the set, naming that key in its problems.
+func applyChanges(p *problems, set keywords.Set, key string, all map[keywords.Intent]*KeywordChanges, langs []i18n.Language) {
+	for _, intent := range sortedKeys(all) {
+		changes := all[intent]
+		field := key + "." + string(intent)
 		if !checkIntent(p, field, intent) || changes == nil {
 			continue
 		}
@@ -220,7 +234,6 @@ func (d *Document) keywordSet(p *problems, langs []i18n.Language) keywords.Set {
 			}
 		}
 	}
-	return set
 }
 
 func (d *Document) compileReplies(p *problems, langs []i18n.Language) map[keywords.Intent]map[i18n.Language]string {

@@ -14,6 +14,17 @@ var (
 	DefaultAllowedCategories = []Category{CustomerService, OTP}
 )
 
+// DefaultButtons are the labels of Meta's marketing opt-out button, which WhatsApp Manager offers to add to MARKETING
+// templates: a tap sends the label as a quick reply (and the payload the business gave it, if any), which the business
+// must honour as an opt-out.
+var DefaultButtons = keywords.Set{
+	keywords.OptOut: keywords.Words{
+		"por": {"Parar promoções"},
+		"spa": {"Detener promociones"},
+		"eng": {"Stop promotions"},
+	},
+}
+
 // DefaultReplies are the texts sent on an opt-out and an opt-in, per language.
 var DefaultReplies = map[keywords.Intent]map[i18n.Language]string{
 	keywords.OptOut: {

@@ -79,7 +79,7 @@ func TestBroadcasts(t *testing.T) {
 		require.Len(t, out, 2)
 		for i, m := range msgs1 {
 			expected := *m
-			expected.ID, expected.Workspace = out[i].ID, "acme"
+			expected.ID, expected.Workspace, expected.Status = out[i].ID, "acme", OutboxUnsent
 			assert.Equal(t, &expected, out[i])
 		}
 		out, err = s.Outbox(t.Context(), "other", 0, 10)

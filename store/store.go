@@ -157,6 +157,39 @@ type Store interface {
 	// CampaignFired returns which of the contacts the campaign event has already fired for.
 	CampaignFired(ctx context.Context, workspace string, event assets.CampaignPointUUID, contacts []flows.ContactUUID) (map[flows.ContactUUID]bool, error)
 
+	// ReceiveWhatsApp keeps what a webhook notification from Meta brought, in one transaction: the events to act on
+	// and the template changes to log. An item or change whose Key the workspace already has is a redelivery and is
+	// left out. It returns how many were new.
+	ReceiveWhatsApp(ctx context.Context, workspace string, items []*InboxItem, changes []*TemplateChange) (int, error)
+	// ClaimInbox leases up to limit items due at now, for lease. Items about one user are acted on in order, so only
+	// the oldest pending item of each user is ever claimed.
+	ClaimInbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*InboxItem, error)
+	// FinishInbox records an attempt at an item: done when err is empty, due again at retry when it isn't and retry
+	// isn't zero, failed for good otherwise; and releases its lease.
+	FinishInbox(ctx context.Context, id int64, now time.Time, err string, retry time.Time) error
+	// PruneInbox deletes the items that are no longer pending and were received before a time, and returns how many.
+	PruneInbox(ctx context.Context, before time.Time) (int64, error)
+	// OutboxWorkspaces returns the workspaces connected to WhatsApp that have queued messages due at now.
+	OutboxWorkspaces(ctx context.Context, now time.Time) ([]string, error)
+	// ClaimOutbox leases up to limit of the workspace's queued messages due at now, oldest first, for lease, counting
+	// an attempt for each.
+	ClaimOutbox(ctx context.Context, workspace string, now time.Time, lease time.Duration, limit int) ([]*OutgoingMsg, error)
+	// ReleaseOutbox gives up the leases of claimed messages that are still queued.
+	ReleaseOutbox(ctx context.Context, ids []int64) error
+	// UpdateOutgoing applies what happened to a queued message, and releases its lease. It returns false, having
+	// changed nothing, for a message that isn't in one of the update's From statuses or has another wamid.
+	UpdateOutgoing(ctx context.Context, u *OutgoingUpdate) (bool, error)
+	// FindOutgoing returns the workspace's message with the wamid, or else the one with the ID, or ErrNotFound.
+	FindOutgoing(ctx context.Context, workspace, wamid string, id int64) (*OutgoingMsg, error)
+	// DueTemplateChanges returns up to limit template changes not applied yet whose time has come at now.
+	DueTemplateChanges(ctx context.Context, now time.Time, limit int) ([]*TemplateChange, error)
+	// ApplyTemplateChange marks the change applied at now and rewrites its workspace's configuration with edit,
+	// bumping the workspace's version, in one transaction. It returns false, having done nothing, for a change that
+	// was applied already.
+	ApplyTemplateChange(ctx context.Context, change *TemplateChange, now time.Time, edit func(config json.RawMessage) (json.RawMessage, error)) (bool, error)
+	// TemplateChanges returns the workspace's templates log with IDs greater than after, oldest first, at most limit.
+	TemplateChanges(ctx context.Context, workspace string, after int64, limit int) ([]*TemplateChange, error)
+
 	// LockContact takes a lock on the contact with the URN that excludes every other holder of it, in this process and,
 	// on PostgreSQL, in every process on the same database, until unlock is called. It waits until ctx is done.
 	// It is the lock of last resort, for when Redis is not there.
@@ -174,6 +207,9 @@ type Workspace struct {
 	Version       int64  // bumped by every change to the workspace or its assets, so instances know to reload
 	CreatedOn     time.Time
 	UpdatedOn     time.Time
+
+	// WhatsApp is the workspace's WhatsApp connection as the service keeps it, secrets included; nil without one.
+	WhatsApp json.RawMessage
 }
 
 // ContactCounts counts a workspace's contacts.
@@ -365,4 +401,19 @@ type OutgoingMsg struct {
 	Source      string // reply, broadcast or campaign
 	BroadcastID string
 	CreatedOn   time.Time
+
+	Category   string          // the template's category as the request gave it, empty to look it up
+	Language   string          // the template's language and locale code as Meta names them (pt_BR), if given
+	Components json.RawMessage // the template's parameters, as the Cloud API takes them, if any
+
+	// Status is set by the store: queued in a workspace connected to WhatsApp, unsent otherwise. The rest is the
+	// sender's.
+	Status      OutboxStatus
+	Attempts    int // times a sender claimed it
+	Deferrals   int // times Meta's per-user marketing limit put it off
+	NextAttempt time.Time
+	WAMID       string // Meta's ID of the message, once the Cloud API accepted it
+	Reason      string // why it was skipped or failed
+	LastError   string
+	UpdatedOn   time.Time
 }

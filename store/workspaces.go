@@ -18,11 +18,11 @@ import (
 // A workspace is created with version 1 and every later write bumps it, so version 1 is how PutWorkspace tells that it
 // created the workspace, without a read before the write that could race another instance's.
 const sqlUpsertWorkspace = `
-INSERT INTO workspaces (id, name, config, webhook_url, webhook_secret, token_hash, version, created_on, updated_on)
-     VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)
+INSERT INTO workspaces (id, name, config, webhook_url, webhook_secret, token_hash, version, created_on, updated_on, whatsapp)
+     VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7, $8)
 ON CONFLICT (id) DO UPDATE
         SET name = excluded.name, config = excluded.config, webhook_url = excluded.webhook_url,
-            webhook_secret = excluded.webhook_secret, token_hash = excluded.token_hash,
+            webhook_secret = excluded.webhook_secret, token_hash = excluded.token_hash, whatsapp = excluded.whatsapp,
             version = workspaces.version + 1, updated_on = excluded.updated_on
   RETURNING version, created_on, updated_on`
 
@@ -37,7 +37,7 @@ func (s *store) PutWorkspace(ctx context.Context, ws *Workspace, groups []string
 
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		// the upsert locks the workspace's row, which keeps concurrent puts from creating the same group twice
-		row := tx.QueryRowContext(ctx, sqlUpsertWorkspace, ws.ID, ws.Name, dbJSON(ws.Config), ws.WebhookURL, ws.WebhookSecret, ws.TokenHash, dbTime(now))
+		row := tx.QueryRowContext(ctx, sqlUpsertWorkspace, ws.ID, ws.Name, dbJSON(ws.Config), ws.WebhookURL, ws.WebhookSecret, ws.TokenHash, dbTime(now), dbJSON(ws.WhatsApp))
 		if err := row.Scan(&version, scanTime(&createdOn), scanTime(&updatedOn)); err != nil {
 			return err
 		}
@@ -106,7 +106,7 @@ func (s *store) createGroups(ctx context.Context, tx *sql.Tx, workspace string, 
 }
 
 const sqlSelectWorkspace = `
-SELECT id, name, config, webhook_url, webhook_secret, token_hash, version, created_on, updated_on
+SELECT id, name, config, webhook_url, webhook_secret, token_hash, version, created_on, updated_on, whatsapp
   FROM workspaces
  WHERE id = $1`
 
@@ -114,7 +114,7 @@ func (s *store) GetWorkspace(ctx context.Context, id string) (*Workspace, error)
 	ws := &Workspace{}
 	err := s.db.QueryRowContext(ctx, sqlSelectWorkspace, id).Scan(
 		&ws.ID, &ws.Name, scanJSON(&ws.Config), &ws.WebhookURL, &ws.WebhookSecret, &ws.TokenHash, &ws.Version,
-		scanTime(&ws.CreatedOn), scanTime(&ws.UpdatedOn),
+		scanTime(&ws.CreatedOn), scanTime(&ws.UpdatedOn), scanJSON(&ws.WhatsApp),
 	)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("workspace %s: %w", id, ErrNotFound)

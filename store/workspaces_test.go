@@ -272,8 +272,8 @@ func TestMigrationTakesSharedTokens(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *testDB) {
 		// a database at version 1
 		raw := db.open(t).(*store).db
-		for _, stmt := range []string{`DELETE FROM schema_migrations WHERE version >= 2`, `DROP INDEX workspaces_token_hash`,
-			`CREATE INDEX workspaces_token_hash ON workspaces (token_hash) WHERE token_hash <> ''`} {
+		for _, stmt := range append(undoVersion3, `DELETE FROM schema_migrations WHERE version >= 2`, `DROP INDEX workspaces_token_hash`,
+			`CREATE INDEX workspaces_token_hash ON workspaces (token_hash) WHERE token_hash <> ''`) {
 			_, err := raw.ExecContext(t.Context(), stmt)
 			require.NoError(t, err)
 		}
