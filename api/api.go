@@ -86,6 +86,9 @@ func New(o Options) http.Handler {
 	mux.Handle("POST /v1/workspaces/{ws}/groups", member(s.postGroup))
 	mux.Handle("POST /v1/workspaces/{ws}/groups/{name}/contacts", member(s.postGroupContacts))
 	mux.Handle("DELETE /v1/workspaces/{ws}/groups/{name}/contacts", member(s.deleteGroupContacts))
+	mux.HandleFunc("GET /v1/workspaces/{ws}/whatsapp", s.whatsappHandshake)
+	mux.HandleFunc("POST /v1/workspaces/{ws}/whatsapp", s.whatsappNotification)
+	mux.Handle("GET /v1/workspaces/{ws}/templates/changes", member(s.getTemplateChanges))
 
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 	"unicode/utf8"
@@ -16,6 +17,7 @@ import (
 	"github.com/optout-dev/optout/internal/quote"
 	"github.com/optout-dev/optout/internal/sanitize"
 	"github.com/optout-dev/optout/store"
+	"github.com/optout-dev/optout/whatsapp"
 )
 
 // BatchSize is how many recipients a broadcast decides at a time: one query reads them and one transaction records
@@ -37,10 +39,14 @@ type BroadcastRequest struct {
 	DryRun   bool             `json:"dry_run,omitempty"`
 }
 
-// TemplateRequest names a template, with its category when the workspace's templates map doesn't have it.
+// TemplateRequest names a template, with its category when the workspace's templates map doesn't have it, and what
+// WhatsApp needs to send it: its language, and the values of its variables.
 type TemplateRequest struct {
 	Name     string `json:"name"`
 	Category string `json:"category,omitempty"`
+
+	Language   string               `json:"language,omitempty"`   // Meta's code, such as pt_BR; else the workspace's default language's
+	Components []whatsapp.Component `json:"components,omitempty"` // as the Cloud API's messages endpoint takes them
 }
 
 // BroadcastView is a broadcast's outcome, with a page of its recipients.
@@ -71,6 +77,9 @@ type broadcast struct {
 	msg       engine.Message
 	text      string
 	dryRun    bool
+
+	language   string          // of the template, for WhatsApp
+	components json.RawMessage // of the template, for WhatsApp
 }
 
 // checkBroadcast checks a BroadcastRequest, all but whether its group exists.
@@ -108,6 +117,10 @@ func checkBroadcast(req *BroadcastRequest) (*broadcast, error) {
 			if _, err := config.ParseCategory(req.Template.Category); err != nil {
 				return nil, &Error{Kind: Unprocessable, Field: "template.category", Err: err}
 			}
+		}
+		var err error
+		if b.language, b.components, err = checkTemplate(req.Template); err != nil {
+			return nil, err
 		}
 		b.msg = engine.Message{Origin: engine.OriginBroadcast, Template: req.Template.Name, Category: req.Template.Category}
 	case req.Text != "":
@@ -162,7 +175,11 @@ func (s *Service) Broadcast(ctx context.Context, workspaceID string, request *Br
 	}
 	err = s.eachBatch(ctx, w, req, func(batch []*recipient) error {
 		decisions, msgs := s.decide(w, b, req, batch)
-		return storeError(s.store.AddBroadcastBatch(ctx, b.ID, decisions, msgs))
+		if err := s.store.AddBroadcastBatch(ctx, b.ID, decisions, msgs); err != nil {
+			return storeError(err)
+		}
+		s.outboxWake.ring()
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -303,7 +320,8 @@ func (s *Service) decide(w *workspace, b *store.Broadcast, req *broadcast, batch
 		}
 		s.decisions.Inc(string(req.msg.Origin), decisionName(d), string(d.Reason))
 		if d.Send {
-			msg := &store.OutgoingMsg{Workspace: w.ID, URN: r.urn, Channel: w.channel.UUID(), Text: req.text, Template: req.msg.Template, Source: string(engine.OriginBroadcast), BroadcastID: b.ID, CreatedOn: now}
+			msg := &store.OutgoingMsg{Workspace: w.ID, URN: r.urn, Channel: w.channel.UUID(), Text: req.text, Template: req.msg.Template, Source: string(engine.OriginBroadcast), BroadcastID: b.ID, CreatedOn: now,
+				Category: req.msg.Category, Language: req.language, Components: req.components}
 			if r.contact != nil {
 				msg.ContactUUID = r.contact.UUID
 			}

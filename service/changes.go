@@ -205,6 +205,9 @@ func (s *Service) write(ctx context.Context, change *store.Change) error {
 	if len(change.Webhooks) > 0 {
 		s.nudge()
 	}
+	if len(change.Outbox) > 0 {
+		s.outboxWake.ring()
+	}
 	return nil
 }
 

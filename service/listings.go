@@ -167,6 +167,15 @@ type OutboxView struct {
 	Source      string             `json:"source"`
 	BroadcastID string             `json:"broadcast_id,omitempty"`
 	CreatedOn   time.Time          `json:"created_on"`
+
+	// where it is on its way: unsent in a workspace without a WhatsApp connection, else queued, then accepted by
+	// the Cloud API (WAMID is Meta's ID of it), sent, delivered and read, or skipped or failed (Reason says why)
+	Status    store.OutboxStatus `json:"status"`
+	Reason    string             `json:"reason,omitempty"`
+	WAMID     string             `json:"wamid,omitempty"`
+	Attempts  int                `json:"attempts"`
+	Error     string             `json:"error,omitempty"`
+	UpdatedOn *time.Time         `json:"updated_on,omitempty"`
 }
 
 // Outbox returns a page of the workspace's queued messages.
@@ -174,8 +183,13 @@ func (s *Service) Outbox(ctx context.Context, workspaceID string, after int64, l
 	return listPage(s, ctx, workspaceID, limit,
 		func() ([]*store.OutgoingMsg, error) { return s.store.Outbox(ctx, workspaceID, after, limit) },
 		func(m *store.OutgoingMsg) *OutboxView {
-			return &OutboxView{ID: m.ID, Contact: m.ContactUUID, URN: m.URN, Channel: m.Channel, Text: m.Text, Template: m.Template,
-				Source: m.Source, BroadcastID: m.BroadcastID, CreatedOn: m.CreatedOn}
+			v := &OutboxView{ID: m.ID, Contact: m.ContactUUID, URN: m.URN, Channel: m.Channel, Text: m.Text, Template: m.Template,
+				Source: m.Source, BroadcastID: m.BroadcastID, CreatedOn: m.CreatedOn,
+				Status: m.Status, Reason: m.Reason, WAMID: m.WAMID, Attempts: m.Attempts, Error: m.LastError}
+			if !m.UpdatedOn.IsZero() {
+				v.UpdatedOn = &m.UpdatedOn
+			}
+			return v
 		},
 		func(m *store.OutgoingMsg) int64 { return m.ID })
 }

@@ -67,12 +67,13 @@ type incoming struct {
 	channel    assets.ChannelUUID
 	name       string
 	receivedOn time.Time
+	source     store.Source // of a keyword: a keyword typed, or a button tapped
 }
 
 // checkMessage checks a MessageRequest, received now unless it says when. Its channel is empty when it names none.
 func checkMessage(req *MessageRequest, now time.Time) (*incoming, error) {
 	// what a contact's phone sends is cleaned rather than refused: refusing it would keep that contact from opting out
-	m := &incoming{uuid: flows.InputUUID(req.UUID), text: sanitize.Text(req.Text), name: sanitize.Name(req.Name), receivedOn: now}
+	m := &incoming{uuid: flows.InputUUID(req.UUID), text: sanitize.Text(req.Text), name: sanitize.Name(req.Name), receivedOn: now, source: store.SourceKeyword}
 
 	if !uuidRegex.MatchString(req.UUID) {
 		return nil, newError(Unprocessable, "uuid", "%s is not a UUID", quote.Q(req.UUID))
@@ -124,6 +125,11 @@ func (s *Service) HandleMessage(ctx context.Context, workspaceID string, req *Me
 	if err != nil {
 		return nil, err
 	}
+	return s.handleMessage(ctx, w, m)
+}
+
+// handleMessage handles a checked message, from the API or from WhatsApp.
+func (s *Service) handleMessage(ctx context.Context, w *workspace, m *incoming) (*MessageResult, error) {
 	if m.channel == "" {
 		m.channel = w.channel.UUID()
 	}
@@ -201,7 +207,7 @@ func (s *Service) handle(ctx context.Context, w *workspace, m *incoming) (*conta
 	}
 
 	if res.Handled() {
-		if err := s.addEvents(c, res.Events, store.SourceKeyword); err != nil {
+		if err := s.addEvents(c, res.Events, m.source); err != nil {
 			return nil, nil, err
 		}
 		if res.Match.Intent == keywords.OptOut {

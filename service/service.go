@@ -55,6 +55,8 @@ type Service struct {
 	messages  *metrics.Counter
 	decisions *metrics.Counter
 
+	inboxWake, outboxWake wake // ring the WhatsApp workers when there is work for them
+
 	mu         sync.Mutex
 	workspaces map[string]*workspace // compiled, by ID, rebuilt when the stored version changes
 }
@@ -70,6 +72,8 @@ func New(o Options) *Service {
 		now:              o.Now,
 		campaignInterval: o.CampaignInterval,
 		workspaces:       map[string]*workspace{},
+		inboxWake:        newWake(),
+		outboxWake:       newWake(),
 		messages:         o.Metrics.NewCounter("optout_messages_total", "Incoming messages, by the intent the interceptor found in them (none for all others).", "intent"),
 		decisions:        o.Metrics.NewCounter("optout_decisions_total", "Messages decided for sending, by their origin (reply, broadcast, campaign), what was decided and why.", "kind", "decision", "reason"),
 	}

@@ -39,6 +39,7 @@ type workspace struct {
 	channel   *flows.Channel
 	triggers  []*export.Trigger
 	campaigns []*export.Campaign
+	whatsapp  *WhatsAppSettings // nil when the workspace isn't connected
 }
 
 // workspace returns the compiled workspace, reading the stored one on every call so that a change made through
@@ -77,6 +78,10 @@ func (s *Service) compile(ctx context.Context, ws *store.Workspace) (*workspace,
 	if err != nil {
 		return nil, fmt.Errorf("compiling workspace %s's configuration: %w", ws.ID, err)
 	}
+	wa, err := readWhatsApp(ws.WhatsApp)
+	if err != nil {
+		return nil, fmt.Errorf("workspace %s: %w", ws.ID, err)
+	}
 	exp, err := s.store.Assets(ctx, ws.ID)
 	if err != nil {
 		return nil, storeError(err)
@@ -105,17 +110,23 @@ func (s *Service) compile(ctx context.Context, ws *store.Workspace) (*workspace,
 		channel:   sa.Channels().Get(channelUUID),
 		triggers:  exp.Triggers,
 		campaigns: exp.Campaigns,
+		whatsapp:  wa,
 	}, nil
 }
 
 // ChannelUUID is the UUID of the WhatsApp channel the service gives each workspace, derived from the workspace's ID
 // so that every instance agrees on it without storing it.
 func ChannelUUID(workspace string) assets.ChannelUUID {
-	h := sha1.Sum([]byte("optout channel\x00" + workspace))
+	return assets.ChannelUUID(nameUUID("optout channel\x00" + workspace))
+}
+
+// nameUUID is a UUID derived from a name, which every instance derives alike.
+func nameUUID(name string) string {
+	h := sha1.Sum([]byte(name))
 	h[6] = h[6]&0x0f | 0x50 // version 5: name-based
 	h[8] = h[8]&0x3f | 0x80
 	x := hex.EncodeToString(h[:16])
-	return assets.ChannelUUID(x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32])
+	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
 }
 
 // WorkspaceRequest is the body of the workspace PUT: the opt-out configuration, plus what only the service has.
@@ -125,6 +136,8 @@ type WorkspaceRequest struct {
 	Name    string           `json:"name,omitempty"`
 	Webhook *WebhookSettings `json:"webhook,omitempty"` // kept as it is when absent
 	Token   *string          `json:"token,omitempty"`   // kept as it is when absent; "" removes it
+
+	WhatsApp *WhatsAppSettings `json:"whatsapp,omitempty"` // kept as it is when absent; {} disconnects the workspace
 }
 
 // WebhookSettings is where the business is notified of consent changes.
@@ -143,6 +156,8 @@ type WorkspaceView struct {
 	Version   int64           `json:"version"`
 	CreatedOn time.Time       `json:"created_on"`
 	UpdatedOn time.Time       `json:"updated_on"`
+
+	WhatsApp *WhatsAppSettings `json:"whatsapp,omitempty"` // with the access token and app secret redacted
 }
 
 // Redacted is what the API shows instead of a webhook secret.
@@ -184,6 +199,12 @@ func (s *Service) PutWorkspace(ctx context.Context, id string, req *WorkspaceReq
 	}
 	if req.Webhook != nil {
 		ws.WebhookURL, ws.WebhookSecret = req.Webhook.URL, req.Webhook.Secret
+	}
+	if wa := req.WhatsApp; wa != nil {
+		ws.WhatsApp = nil
+		if *wa != (WhatsAppSettings{}) {
+			ws.WhatsApp = jsonx.MustMarshal(wa)
+		}
 	}
 	if req.Token != nil {
 		ws.TokenHash = ""
@@ -234,6 +255,11 @@ func checkWorkspace(req *WorkspaceRequest) (*config.Config, error) {
 			return nil, newError(Unprocessable, "webhook.secret", "is the redacted placeholder: send the secret itself")
 		case utf8.RuneCountInString(w.Secret) < MinSecretLength:
 			return nil, newError(Unprocessable, "webhook.secret", "is shorter than %d characters: every notification is signed with it", MinSecretLength)
+		}
+	}
+	if req.WhatsApp != nil {
+		if err := checkWhatsApp(req.WhatsApp); err != nil {
+			return nil, err
 		}
 	}
 	if req.Token != nil && *req.Token != "" {
@@ -291,6 +317,7 @@ func (s *Service) GetWorkspace(ctx context.Context, id string) (*WorkspaceView, 
 		Name:      w.Name,
 		Webhook:   WebhookSettings{URL: w.WebhookURL},
 		HasToken:  w.TokenHash != "",
+		WhatsApp:  w.whatsapp.redacted(),
 		Version:   w.Version,
 		CreatedOn: w.CreatedOn,
 		UpdatedOn: w.UpdatedOn,

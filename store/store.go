@@ -177,7 +177,7 @@ type Store interface {
 	// ReleaseOutbox gives up the leases of claimed messages that are still queued.
 	ReleaseOutbox(ctx context.Context, ids []int64) error
 	// UpdateOutgoing applies what happened to a queued message, and releases its lease. It returns false, having
-	// changed nothing, for a message that isn't in one of the update's From statuses or has another wamid.
+	// changed nothing, for a message that isn't in one of the update's From statuses or has another wamid than WAMIDWas.
 	UpdateOutgoing(ctx context.Context, u *OutgoingUpdate) (bool, error)
 	// FindOutgoing returns the workspace's message with the wamid, or else the one with the ID, or ErrNotFound.
 	FindOutgoing(ctx context.Context, workspace, wamid string, id int64) (*OutgoingMsg, error)
@@ -308,6 +308,10 @@ const (
 	SourceFlow    Source = "flow"    // a flow changed it, with the plugin's actions or by setting the field
 	SourceAPI     Source = "api"     // the consent endpoint of the API
 	SourceImport  Source = "import"  // import-optouts
+
+	SourceButton                  Source = "button"                    // a WhatsApp button whose label or payload is a keyword
+	SourceWhatsAppMarketingStop   Source = "whatsapp_marketing_stop"   // Meta refused a message: the user stopped marketing (131050)
+	SourceWhatsAppUserPreferences Source = "whatsapp_user_preferences" // the user stopped or resumed marketing in WhatsApp
 )
 
 // ConsentEvent is a row of the consent audit log.

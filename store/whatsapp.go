@@ -26,8 +26,9 @@ const (
 	OutboxSkipped   OutboxStatus = "skipped" // the decision at send time was not to send it: Reason says why
 )
 
-// OutgoingUpdate is what happened to a queued message. It applies only to a message whose status is one of From, and
-// whose wamid is WAMIDWas when that is set, so that a late or repeated report never moves a message back.
+// OutgoingUpdate is what happened to a queued message. It applies only to a message whose status is one of From and,
+// when WAMIDWas is set, whose wamid is that or not recorded yet, so that a late or repeated report, or one about an
+// earlier send of the message, never moves it back.
 type OutgoingUpdate struct {
 	ID       int64
 	From     []OutboxStatus
@@ -251,15 +252,16 @@ func (s *store) ReleaseOutbox(ctx context.Context, ids []int64) error {
 	return nil
 }
 
-// The wamid is kept when the update has none, and matched when the update says which it was.
+// The wamid is kept when the update has none, and matched when the update says which it was: a status webhook can
+// come before the sender recorded the wamid.
 const sqlUpdateOutgoing = `
 UPDATE outbox
    SET status = $2, wamid = COALESCE(NULLIF($3, ''), wamid), reason = $4, last_error = $5, next_attempt = $6,
        deferrals = deferrals + $7, updated_on = $8, locked_until = NULL
- WHERE id = $1 AND status %s AND ($9 = '' OR wamid = $9)`
+ WHERE id = $1 AND status %s AND ($9 = '' OR wamid = $9 OR wamid = '')`
 
 // UpdateOutgoing applies an update, and returns whether it applied: false for a message that is not in one of its
-// From statuses, or has another wamid.
+// From statuses, or has another wamid than WAMIDWas.
 func (s *store) UpdateOutgoing(ctx context.Context, u *OutgoingUpdate) (bool, error) {
 	deferred := 0
 	if u.Deferred {

@@ -39,7 +39,7 @@ func connect(t *testing.T, s Store, id string) {
 	ws, err := s.GetWorkspace(t.Context(), id)
 	require.NoError(t, err)
 	ws.WhatsApp = json.RawMessage(`{"phone_number_id": "106540352242922"}`)
-	_, err = s.PutWorkspace(t.Context(), ws, nil)
+	_, err = s.PutWorkspace(t.Context(), ws, nil, nil)
 	require.NoError(t, err)
 }
 

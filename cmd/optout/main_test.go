@@ -349,7 +349,7 @@ func TestSimulate(t *testing.T) {
 	assert.Equal(t, 0, code, stderr)
 
 	lines := strings.Split(stdout, "\n")
-	assert.Equal(t, `Chatting with "Opt-Out" as a contact speaking por. Opt out with parar, sair, #optout, come back with #receber, #voltar.`, lines[0])
+	assert.Equal(t, `Chatting with "Opt-Out" as a contact speaking por. Opt out with parar, parar promoções, sair, #optout, come back with #receber, #voltar.`, lines[0])
 	assert.Contains(t, stdout, `  field optout_status = "opted_out"
 `)
 	assert.Contains(t, stdout, `  joined group "Opted Out"
@@ -370,7 +370,7 @@ func TestSimulate(t *testing.T) {
 func TestSimulateInterruptsWaitingFlow(t *testing.T) {
 	code, stdout, stderr := optout("blue\nparar\nred\n", "simulate", "--flow", "../../../shared/rapidpro-exports/favorites_v13.json", "--contact-lang", "eng")
 	assert.Equal(t, 0, code, stderr)
-	assert.Equal(t, `Chatting with "Favorites" as a contact speaking eng. Opt out with exit, stop, #optout, come back with #start.
+	assert.Equal(t, `Chatting with "Favorites" as a contact speaking eng. Opt out with exit, stop, stop promotions, #optout, come back with #start.
 < What is your favorite color?
 > blue
 < Good choice, I like Blue too! What is your favorite beer?

@@ -25,6 +25,7 @@ import (
 	"github.com/optout-dev/optout/service"
 	"github.com/optout-dev/optout/store"
 	"github.com/optout-dev/optout/webhook"
+	"github.com/optout-dev/optout/whatsapp"
 )
 
 func newServeCommand() *cobra.Command {
@@ -49,6 +50,8 @@ func newServeCommand() *cobra.Command {
 	poll := set.Duration("webhook-poll", "OPTOUT_WEBHOOK_POLL", 5*time.Second, "how often to look for webhook events due again")
 	campaignInterval := set.Duration("campaign-interval", "OPTOUT_CAMPAIGN_INTERVAL", time.Minute, "how often to look for due campaign events")
 	maxImportSize := set.Int("max-import-size", "OPTOUT_MAX_IMPORT_SIZE", api.DefaultMaxImportSize, "largest export, in `BYTES`, that an import reads (every other request: 1 MiB)")
+	graphURL := set.String("graph-url", "OPTOUT_GRAPH_URL", whatsapp.DefaultBaseURL, "`URL` of Meta's Graph API, which WhatsApp messages are sent through at version "+whatsapp.APIVersion)
+	set.checks = append(set.checks, func() string { _, err := whatsapp.New(*graphURL); return problem("--graph-url", err) })
 	workspaceRate := set.Float("workspace-rate", "OPTOUT_WORKSPACE_RATE", 500, "API requests a second each workspace's token may make of this instance, with bursts of twice that; 0 for no limit")
 	workspaceBroadcasts := set.Int("workspace-broadcasts", "OPTOUT_WORKSPACE_BROADCASTS", 2, "broadcasts of one workspace this instance decides at once; 0 for no limit")
 	shutdownTimeout := set.Duration("shutdown-timeout", "OPTOUT_SHUTDOWN_TIMEOUT", 30*time.Second, "how long to wait for requests in flight when stopping")
@@ -75,7 +78,7 @@ func newServeCommand() *cobra.Command {
 		return serve(ctx, log, &serveConfig{
 			addr: *addr, dsn: st.dsn(), redis: *st.redis, adminToken: adminToken, allowPrivate: *allowPrivate,
 			workers: *workers, retryFirst: *retryFirst, retryMax: *retryMax, poll: *poll,
-			campaignInterval: *campaignInterval, shutdownTimeout: *shutdownTimeout,
+			campaignInterval: *campaignInterval, shutdownTimeout: *shutdownTimeout, graphURL: *graphURL,
 			limits: api.Limits{Rate: *workspaceRate, Broadcasts: *workspaceBroadcasts}, maxImportSize: int64(*maxImportSize),
 		})
 	}
@@ -88,6 +91,7 @@ type serveConfig struct {
 	workers                      int
 	retryFirst, retryMax, poll   time.Duration
 	campaignInterval             time.Duration
+	graphURL                     string
 	shutdownTimeout              time.Duration
 	limits                       api.Limits
 	maxImportSize                int64
@@ -134,6 +138,11 @@ func serve(ctx context.Context, log *slog.Logger, c *serveConfig) error {
 		Store: st, Cluster: coord, Policy: policy, Nudge: worker.Nudge, Metrics: registry, Log: log, CampaignInterval: c.campaignInterval,
 	})
 
+	graph, err := whatsapp.New(c.graphURL)
+	if err != nil {
+		return err
+	}
+
 	server := &http.Server{
 		Handler: api.New(api.Options{
 			Service: svc, AdminToken: c.adminToken, Metrics: registry, Log: log, Limits: c.limits, MaxImportSize: c.maxImportSize,
@@ -158,6 +167,10 @@ func serve(ctx context.Context, log *slog.Logger, c *serveConfig) error {
 		func(ctx context.Context) error { coord.Run(ctx); return nil },
 		worker.Run,
 		func(ctx context.Context) error { svc.RunCampaigns(ctx); return nil },
+		func(ctx context.Context) error {
+			svc.RunWhatsApp(ctx, service.WhatsAppOptions{Client: graph, Limiter: coord.SendLimiter()})
+			return nil
+		},
 	} {
 		wg.Add(1)
 		go func() {
