@@ -528,7 +528,7 @@ func TestWhatsAppTemplateCategoryUpdate(t *testing.T) {
 		view, err := e.svc.GetWorkspace(e.ctx, "acme")
 		return err == nil && view.Templates["order_update"] == "MARKETING"
 	}, "the templates map updated")
-	assert.Equal(t, 1, e.broadcast(`{"urns": ["`+ana+`"], "template": {"name": "order_update"}, "dry_run": true}`).Skipped["opted_out"])
+	assert.Equal(t, 1, e.broadcast(`{"urns": ["` + ana + `"], "template": {"name": "order_update"}, "dry_run": true}`).Skipped["opted_out"])
 
 	changes, _, err := e.svc.TemplateChanges(e.ctx, "acme", 0, 10)
 	require.NoError(t, err)
@@ -547,7 +547,7 @@ func TestWhatsAppTemplateCategoryUpdate(t *testing.T) {
 		view, err := e.svc.GetWorkspace(e.ctx, "acme")
 		return err == nil && view.Templates["welcome"] == "MARKETING"
 	}, "the announced change applied at its time")
-	assert.Equal(t, 1, e.broadcast(`{"urns": ["`+ana+`"], "template": {"name": "welcome"}, "dry_run": true}`).Skipped["opted_out"])
+	assert.Equal(t, 1, e.broadcast(`{"urns": ["` + ana + `"], "template": {"name": "welcome"}, "dry_run": true}`).Skipped["opted_out"])
 }
 
 // Without a connection, the outbox is what the API's callers send, as before: nothing reaches Meta.
