@@ -53,7 +53,7 @@ func TestREADME(t *testing.T) {
 			blocks = append(blocks, block)
 		}
 	}
-	require.Len(t, blocks, 4, "the API's, moving opt-out lists, validating flows, and the import commands")
+	require.Len(t, blocks, 5, "the API's, connecting WhatsApp, moving opt-out lists, validating flows, and the import commands")
 
 	dir := t.TempDir()
 	root, err := filepath.Abs("..")
@@ -77,6 +77,8 @@ func TestREADME(t *testing.T) {
 		`"dry_run":true,"sent":1,"skipped":{"opted_out":1,"window_closed":0},"total":2`,
 		`"dry_run":false,"sent":0,"skipped":{"opted_out":1,"window_closed":1},"total":2`,
 		`{"redis":"not configured","store":"ok"}`,
+		"\n1158201444\n", // the challenge, on its own
+		`{"kept":1}`,
 		"flows/optout.json: ok",
 	} {
 		assert.True(t, strings.Contains(string(out), want), "README says an example answers %s; they answered:\n%s", want, out)

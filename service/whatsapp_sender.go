@@ -40,7 +40,7 @@ const (
 	// its record. Messages claimed but not sent by then are released, and claimed again.
 	sendBudget = sendLease - whatsapp.DefaultTimeout - 2*time.Second
 
-	maxSendsInFlight = 128 // per phone number
+	maxSendsInFlight = 128 // per phone number, waiting for their slot or sent
 	maxSendBatch     = 500 // messages claimed at once, at most
 	sendExpiry       = 24 * time.Hour
 	accountPause     = time.Minute // before sending again after Meta refused the workspace's setup
@@ -54,7 +54,7 @@ const (
 )
 
 var (
-	sendBackoff  = webhook.Exponential(500*time.Millisecond, 5*time.Minute)
+	sendBackoff  = webhook.Exponential(200*time.Millisecond, 5*time.Minute)
 	inboxBackoff = webhook.Exponential(time.Second, 10*time.Minute)
 )
 
@@ -214,8 +214,9 @@ func (p pause) holds(ctx context.Context, s *Service, id string) bool {
 	return err == nil && w.Version == p.version
 }
 
-// lane sends a workspace's due messages, a batch at a time, at its phone number's throughput, until none are due. It
-// returns a pause when Meta refused the workspace's setup.
+// lane sends a workspace's due messages at its phone number's throughput, until none are due. It returns a pause when
+// Meta refused the workspace's setup. The next batch is claimed and decided while the current one is sent, so that
+// the pace doesn't stop at each batch.
 func (s *Service) lane(ctx context.Context, o WhatsAppOptions, id string) (p pause) {
 	var inflight sync.WaitGroup
 	slots := make(chan struct{}, maxSendsInFlight)
@@ -231,61 +232,90 @@ func (s *Service) lane(ctx context.Context, o WhatsAppOptions, id string) (p pau
 		}
 	}()
 
-	for {
-		w, err := s.workspace(ctx, id)
-		if err != nil || w.whatsapp == nil {
-			return pause{}
+	claiming, stopClaiming := context.WithCancel(ctx)
+	batches := make(chan *sendBatch)
+	go s.claimBatches(claiming, id, batches)
+	defer func() {
+		stopClaiming()
+		for b := range batches {
+			s.release(b.msgs)
 		}
-		version = w.Version
-		rate := *w.whatsapp.Throughput
-		claimed := time.Now()
-		msgs, err := s.store.ClaimOutbox(ctx, w.ID, s.now(), sendLease, min(maxSendBatch, int(math.Ceil(rate))))
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Error("claiming messages to send failed", "workspace", w.ID, "error", err)
-			}
-			return pause{}
-		}
-		if len(msgs) == 0 {
-			return pause{}
-		}
+	}()
 
-		if msgs, err = s.recheck(ctx, w, msgs); err != nil {
-			s.log.Error("reading the contacts of messages to send failed", "workspace", w.ID, "error", err)
-			return pause{}
-		}
-		for i, m := range msgs {
-			stop := ""
+	for b := range batches {
+		w, rate := b.w, *b.w.whatsapp.Throughput
+		version = w.Version
+		for i, m := range b.msgs {
 			select {
 			case <-ctx.Done():
-				stop = "stopping"
-			case <-account:
-				stop = "paused"
-			default:
-				if time.Since(claimed) > sendBudget {
-					stop = "late"
-				}
-			}
-			if stop == "" {
-				if err := o.Limiter.Wait(ctx, w.whatsapp.PhoneNumberID, rate); err != nil {
-					stop = "stopping"
-				}
-			}
-			if stop != "" {
-				s.release(msgs[i:])
-				if stop == "late" {
-					break
-				}
+				s.release(b.msgs[i:])
 				return pause{}
+			case <-account:
+				s.release(b.msgs[i:])
+				return pause{}
+			case slots <- struct{}{}:
 			}
-
-			slots <- struct{}{}
+			// each send waits for its slot itself, so that the waits, which are calls to Redis when instances share
+			// the pace, overlap rather than queue
 			inflight.Go(func() {
 				defer func() { <-slots }()
+				err := o.Limiter.Wait(ctx, w.whatsapp.PhoneNumberID, rate)
+				select {
+				case <-account:
+					err = errors.New("paused")
+				default:
+				}
+				if err != nil || time.Since(b.claimed) > sendBudget {
+					s.release([]*store.OutgoingMsg{m})
+					return
+				}
 				if s.send(context.WithoutCancel(ctx), o.Client, w, m) {
 					refused.Do(func() { close(account) })
 				}
 			})
+		}
+	}
+	return pause{}
+}
+
+// sendBatch is messages claimed together, with the workspace as it was then.
+type sendBatch struct {
+	w       *workspace
+	msgs    []*store.OutgoingMsg
+	claimed time.Time
+}
+
+// claimBatches claims the workspace's due messages a second's worth at a time, decides them again, and hands over
+// those to send, until none are due; it releases a batch that no one takes before ctx ends.
+func (s *Service) claimBatches(ctx context.Context, id string, out chan<- *sendBatch) {
+	defer close(out)
+	for {
+		w, err := s.workspace(ctx, id)
+		if err != nil || w.whatsapp == nil {
+			return
+		}
+		claimed := time.Now()
+		msgs, err := s.store.ClaimOutbox(ctx, w.ID, s.now(), sendLease, min(maxSendBatch, int(math.Ceil(*w.whatsapp.Throughput))))
+		if err != nil || len(msgs) == 0 {
+			if err != nil && ctx.Err() == nil {
+				s.log.Error("claiming messages to send failed", "workspace", w.ID, "error", err)
+			}
+			return
+		}
+		if msgs, err = s.recheck(ctx, w, msgs); err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("reading the contacts of messages to send failed", "workspace", w.ID, "error", err)
+			}
+			return
+		}
+		if len(msgs) == 0 {
+			continue
+		}
+		select {
+		case out <- &sendBatch{w: w, msgs: msgs, claimed: claimed}:
+		case <-ctx.Done():
+			s.release(msgs)
+			return
 		}
 	}
 }
@@ -328,12 +358,12 @@ func (s *Service) recheck(ctx context.Context, w *workspace, msgs []*store.Outgo
 		if c := byURN[m.URN]; c != nil {
 			status, lastInbound = c.OptStatus, c.LastInboundOn
 		}
-		d := engine.Decide(w.cfg, status, lastInbound, now, engine.Message{Origin: engine.Origin(m.Source), Template: m.Template, Category: m.Category})
-		if d.Send {
-			send = append(send, m)
+		msg := engine.Message{Origin: engine.Origin(m.Source), Template: m.Template, Category: m.Category}
+		if d := engine.Decide(w.cfg, status, lastInbound, now, msg); !d.Send {
+			s.record(ctx, claimedUpdate(m, store.OutboxSkipped, string(d.Reason), "", now))
 			continue
 		}
-		s.record(ctx, &store.OutgoingUpdate{ID: m.ID, From: before(store.OutboxAccepted), Status: store.OutboxSkipped, Reason: string(d.Reason), At: now})
+		send = append(send, m)
 	}
 	return send, nil
 }
@@ -343,18 +373,20 @@ func (s *Service) recheck(ctx context.Context, w *workspace, msgs []*store.Outgo
 func (s *Service) send(ctx context.Context, client *whatsapp.Client, w *workspace, m *store.OutgoingMsg) bool {
 	out, err := outgoing(w, m)
 	if err != nil {
-		s.record(ctx, &store.OutgoingUpdate{ID: m.ID, From: before(store.OutboxAccepted), Status: store.OutboxFailed, Reason: ReasonNotWhatsApp, Error: err.Error(), At: s.now().UTC()})
+		s.record(ctx, claimedUpdate(m, store.OutboxFailed, ReasonNotWhatsApp, err.Error(), s.now().UTC()))
 		return false
 	}
 	sent, err := client.Send(ctx, w.whatsapp.PhoneNumberID, w.whatsapp.AccessToken, out)
 	now := s.now().UTC()
 	if err == nil {
-		s.record(ctx, &store.OutgoingUpdate{ID: m.ID, From: before(store.OutboxAccepted), Status: store.OutboxAccepted, WAMID: sent.ID, At: now})
+		accepted := claimedUpdate(m, store.OutboxAccepted, "", "", now)
+		accepted.WAMID = sent.ID
+		s.record(ctx, accepted)
 		return false
 	}
 
 	log := s.log.With("workspace", w.ID, "message", m.ID, "attempt", m.Attempts)
-	retry := &store.OutgoingUpdate{ID: m.ID, From: before(store.OutboxAccepted), Status: store.OutboxQueued, Error: err.Error(), At: now}
+	retry := claimedUpdate(m, store.OutboxQueued, "", err.Error(), now)
 	var metaErr *whatsapp.Error
 	errors.As(err, &metaErr)
 	switch class := whatsapp.ClassOf(err); {
@@ -364,12 +396,14 @@ func (s *Service) send(ctx context.Context, client *whatsapp.Client, w *workspac
 		s.record(ctx, retry)
 		return true
 	case (class == whatsapp.Throttled || class == whatsapp.Temporary) && now.Sub(m.CreatedOn) < sendExpiry:
-		retry.NextAttempt = now.Add(max(metaErr.RetryAfter(), sendBackoff(m.Attempts)))
+		wait := max(metaErr.RetryAfter(), sendBackoff(m.Attempts))
+		retry.NextAttempt = now.Add(wait)
 		log.Warn("sending a WhatsApp message failed, retrying", "error", err, "next", retry.NextAttempt)
 		s.record(ctx, retry)
+		time.AfterFunc(wait, s.outboxWake.ring) // rather than wait for the next poll, as the lane may be done by then
 	case class == whatsapp.Throttled || class == whatsapp.Temporary:
 		log.Error("sending a WhatsApp message failed for a day: given up", "error", err)
-		s.record(ctx, &store.OutgoingUpdate{ID: m.ID, From: before(store.OutboxAccepted), Status: store.OutboxFailed, Reason: ReasonExpired, Error: err.Error(), At: now})
+		s.record(ctx, claimedUpdate(m, store.OutboxFailed, ReasonExpired, err.Error(), now))
 	default:
 		code := whatsapp.NoCode
 		if metaErr != nil {
@@ -381,6 +415,11 @@ func (s *Service) send(ctx context.Context, client *whatsapp.Client, w *workspac
 		}
 	}
 	return false
+}
+
+// claimedUpdate is an update of a message that the sender claimed, which is queued until the update applies.
+func claimedUpdate(m *store.OutgoingMsg, status store.OutboxStatus, reason, err string, at time.Time) *store.OutgoingUpdate {
+	return &store.OutgoingUpdate{ID: m.ID, From: before(store.OutboxAccepted), Status: status, Reason: reason, Error: err, At: at}
 }
 
 // record applies an update, trying again while the store fails, as long as the message's lease lasts: after that it

@@ -347,7 +347,7 @@ func TestWhatsAppMarketingStop(t *testing.T) {
 	assert.Equal(t, "pt_BR", req.Message.Template.Language.Code, "the workspace's default language's")
 
 	failed := graphtest.Failed(req.WAMID, "5511987650001", graphtest.MarketingOptOut)
-	failed.At = e.clock()
+	failed.At, failed.CallbackData = e.clock(), req.Message.CallbackData // which Meta's statuses carry
 	e.notify(failed)
 	e.await(func() bool { return len(e.events("acme", ana)) == 1 }, "the opt-out")
 	events := e.events("acme", ana)
