@@ -354,3 +354,25 @@ func TestTemplateChanges(t *testing.T) {
 		assert.Len(t, log, 1)
 	})
 }
+
+// Deleting a workspace deletes what Meta sent it too, and nothing of another's.
+func TestDeleteWorkspaceWithWhatsApp(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store) {
+		for _, id := range []string{"acme", "globex"} {
+			createWorkspace(t, s, id)
+			connect(t, s, id)
+			_, err := s.ReceiveWhatsApp(t.Context(), id, []*InboxItem{inboxItem("message", "wamid.1", "5511987650001")},
+				[]*TemplateChange{{Key: "1", TemplateID: "1", Template: "promo", Category: "MARKETING", EffectiveOn: at(0), ReceivedOn: at(0)}})
+			require.NoError(t, err)
+		}
+		require.NoError(t, s.DeleteWorkspace(t.Context(), "acme"))
+		db := s.(*store).db
+		for _, table := range []string{"whatsapp_inbox", "template_changes"} {
+			for ws, want := range map[string]int{"acme": 0, "globex": 1} {
+				var n int
+				require.NoError(t, db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM "+table+" WHERE workspace = $1", ws).Scan(&n))
+				assert.Equal(t, want, n, "%s of %s", table, ws)
+			}
+		}
+	})
+}

@@ -187,6 +187,8 @@ var sqlDeleteWorkspace = []string{
 	`DELETE FROM contact_groups WHERE workspace = $1`,
 	`DELETE FROM contacts WHERE workspace = $1`,
 	`DELETE FROM workspace_assets WHERE workspace = $1`,
+	`DELETE FROM whatsapp_inbox WHERE workspace = $1`,
+	`DELETE FROM template_changes WHERE workspace = $1`,
 }
 
 const sqlDeleteWorkspaceRow = `DELETE FROM workspaces WHERE id = $1`

@@ -389,7 +389,7 @@ func TestSimulateInterruptsWaitingFlow(t *testing.T) {
 func TestSimulateTranscript(t *testing.T) {
 	code, stdout, stderr := optout("\n   \nblue\r\n\nprimus\n", "simulate", "--flow", "../../../shared/rapidpro-exports/favorites_v13.json", "--contact-lang", "eng")
 	assert.Equal(t, 0, code, stderr)
-	assert.Equal(t, `Chatting with "Favorites" as a contact speaking eng. Opt out with exit, stop, #optout, come back with #start.
+	assert.Equal(t, `Chatting with "Favorites" as a contact speaking eng. Opt out with exit, stop, stop promotions, #optout, come back with #start.
 < What is your favorite color?
 > blue
 < Good choice, I like Blue too! What is your favorite beer?
