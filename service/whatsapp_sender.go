@@ -447,7 +447,8 @@ func outgoing(w *workspace, m *store.OutgoingMsg) (*whatsapp.OutgoingMessage, er
 	if scheme := m.URN.Scheme(); scheme != urns.WhatsApp.Prefix && scheme != urns.Phone.Prefix {
 		return nil, fmt.Errorf("%s is not a WhatsApp number", m.URN)
 	}
-	out := &whatsapp.OutgoingMessage{To: digits(m.URN.Path()), CallbackData: callbackPrefix + strconv.FormatInt(m.ID, 10)}
+	// a contact is keyed by its number in international form, which the Cloud API takes as it is
+	out := &whatsapp.OutgoingMessage{To: m.URN.Path(), CallbackData: callbackPrefix + strconv.FormatInt(m.ID, 10)}
 	if m.Template == "" {
 		out.Text = &whatsapp.Text{Body: m.Text}
 		return out, nil
@@ -463,16 +464,6 @@ func outgoing(w *workspace, m *store.OutgoingMsg) (*whatsapp.OutgoingMessage, er
 		}
 	}
 	return out, nil
-}
-
-func digits(s string) string {
-	b := make([]byte, 0, len(s))
-	for i := range len(s) {
-		if s[i] >= '0' && s[i] <= '9' {
-			b = append(b, s[i])
-		}
-	}
-	return string(b)
 }
 
 // metaLanguages are Meta's template language codes of the default languages, for templates sent without one.

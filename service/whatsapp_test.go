@@ -540,7 +540,7 @@ func TestWhatsAppTemplateCategoryUpdate(t *testing.T) {
 	assert.Nil(t, changes[1].AppliedOn)
 	view, err := e.svc.GetWorkspace(e.ctx, "acme")
 	require.NoError(t, err)
-	assert.Equal(t, "UTILITY", view.Templates["welcome"], "not yet")
+	assert.Equal(t, "CUST_SERVICE", view.Templates["welcome"], "not yet: UTILITY, in the rules' name")
 
 	e.advance(time.Hour)
 	e.await(func() bool {

@@ -47,13 +47,16 @@ func queue(urn string) *OutgoingMsg {
 	return &OutgoingMsg{URN: urns.URN(urn), Text: "hello " + urn, Source: "broadcast", CreatedOn: at(0)}
 }
 
-func ids(msgs []*OutgoingMsg) []int64 {
-	list := make([]int64, len(msgs))
-	for i, m := range msgs {
-		list[i] = m.ID
+// pluck returns a field of each item.
+func pluck[T, V any](items []T, field func(T) V) []V {
+	values := make([]V, len(items))
+	for i, item := range items {
+		values[i] = field(item)
 	}
-	return list
+	return values
 }
+
+func ids(msgs []*OutgoingMsg) []int64 { return pluck(msgs, func(m *OutgoingMsg) int64 { return m.ID }) }
 
 // Version 3 brings the sender: what was queued before it was never meant for one, and stays unsent.
 func TestMigrationLeavesOldOutboxUnsent(t *testing.T) {
@@ -252,11 +255,7 @@ func inboxItem(kind, key, contact string) *InboxItem {
 }
 
 func inboxKeys(items []*InboxItem) []string {
-	keys := make([]string, len(items))
-	for i, it := range items {
-		keys[i] = it.Key
-	}
-	return keys
+	return pluck(items, func(it *InboxItem) string { return it.Key })
 }
 
 // What Meta delivers again is kept once, and one user's events are acted on in the order they came.
