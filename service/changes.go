@@ -194,8 +194,10 @@ func (s *Service) commit(ctx context.Context, c *contactChange) error {
 	return s.write(ctx, &c.change)
 }
 
-// write commits a change to the store and wakes the webhook worker for the events it holds.
+// write commits a change to the store, dated by the service's clock, and wakes the webhook worker for the events it
+// holds.
 func (s *Service) write(ctx context.Context, change *store.Change) error {
+	change.At = s.now()
 	if err := s.store.Commit(ctx, change); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return err

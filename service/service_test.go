@@ -403,3 +403,20 @@ func TestWorkspaceEnvironment(t *testing.T) {
 		assert.Equal(t, want, r.Replies[0].Text, config)
 	}
 }
+
+// TestRetention: answers are kept a week and delivered webhooks a month; the audit log for ever.
+func TestRetention(t *testing.T) {
+	e := newEnv(t)
+	e.workspace("acme", `{}`)
+	e.message("acme", "whatsapp:5511987650001", "parar")
+
+	pruned, err := e.svc.Prune(e.ctx, service.DefaultRetention)
+	require.NoError(t, err)
+	assert.Zero(t, pruned["processed_messages"], "an answer a moment old")
+
+	e.advance(7*24*time.Hour + time.Minute)
+	pruned, err = e.svc.Prune(e.ctx, service.DefaultRetention)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), pruned["processed_messages"])
+	assert.Len(t, e.events("acme", ""), 1, "the audit log is kept")
+}

@@ -48,8 +48,6 @@ const (
 	inboxLease        = time.Minute
 	inboxConcurrency  = 16
 	maxInboxAttempts  = 10
-	inboxRetention    = 8 * 24 * time.Hour // Meta redelivers a notification for up to 7 days
-	inboxPruneEvery   = time.Hour
 	maxStoreRetryWait = time.Minute
 )
 
@@ -93,17 +91,10 @@ func (s *Service) runInbox(ctx context.Context, o WhatsAppOptions) {
 	defer inflight.Wait()
 	slots := make(chan struct{}, inboxConcurrency)
 	freed := newWake()
-	var pruned time.Time
 	failures := 0
 
 	for {
 		wait := o.Poll
-		if now := s.now(); now.Sub(pruned) > inboxPruneEvery {
-			if n, err := s.store.PruneInbox(ctx, now.Add(-inboxRetention)); err == nil {
-				pruned = now
-				s.log.Debug("pruned WhatsApp events", "count", n)
-			}
-		}
 		s.applyTemplateChanges(ctx)
 
 		if free := cap(slots) - len(slots); free > 0 {

@@ -26,7 +26,10 @@ ON CONFLICT DO NOTHING`
 // Commit writes everything under the change's workspace, whatever the Workspace of its webhook events and outgoing
 // messages says. IDs and sequence numbers are assigned in the database, and not set on the change.
 func (s *store) Commit(ctx context.Context, c *Change) error {
-	now := time.Now()
+	now := c.At
+	if now.IsZero() {
+		now = time.Now()
+	}
 
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if c.Message != nil {

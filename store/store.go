@@ -167,8 +167,6 @@ type Store interface {
 	// FinishInbox records an attempt at an item: done when err is empty, due again at retry when it isn't and retry
 	// isn't zero, failed for good otherwise; and releases its lease.
 	FinishInbox(ctx context.Context, id int64, now time.Time, err string, retry time.Time) error
-	// PruneInbox deletes the items that are no longer pending and were received before a time, and returns how many.
-	PruneInbox(ctx context.Context, before time.Time) (int64, error)
 	// OutboxWorkspaces returns the workspaces connected to WhatsApp that have queued messages due at now.
 	OutboxWorkspaces(ctx context.Context, now time.Time) ([]string, error)
 	// ClaimOutbox leases up to limit of the workspace's queued messages due at now, oldest first, for lease, counting
@@ -189,6 +187,11 @@ type Store interface {
 	ApplyTemplateChange(ctx context.Context, change *TemplateChange, now time.Time, edit func(config json.RawMessage) (json.RawMessage, error)) (bool, error)
 	// TemplateChanges returns the workspace's templates log with IDs greater than after, oldest first, at most limit.
 	TemplateChanges(ctx context.Context, workspace string, after int64, limit int) ([]*TemplateChange, error)
+
+	// Prune deletes what is kept for a while only, done before the retention's times, a batch at a time so that no
+	// table is locked for long, and says how many rows of each table it deleted. The consent audit log is never
+	// pruned.
+	Prune(ctx context.Context, r Retention) (map[string]int64, error)
 
 	// LockContact takes a lock on the contact with the URN that excludes every other holder of it, in this process and,
 	// on PostgreSQL, in every process on the same database, until unlock is called. It waits until ctx is done.
@@ -264,6 +267,10 @@ type Session struct {
 // which is what makes an acknowledged opt-out impossible to lose.
 type Change struct {
 	Workspace string
+
+	// At is when the change is made, which what it writes is dated by (now when zero), so that a host with a clock
+	// of its own, as tests have, dates rows by it.
+	At time.Time
 
 	// Message, when set, records the message as processed with its answer, which is replayed for the same UUID.
 	Message *ProcessedMessage
@@ -362,6 +369,13 @@ type WebhookAttempt struct {
 	Duration   time.Duration
 	StatusCode int    // 0 when no response came
 	Error      string // empty for a 2xx response
+}
+
+// Retention says what Prune deletes: what was done before each time. A zero time prunes nothing of its kind.
+type Retention struct {
+	Answers   time.Time // processed messages, whose answers are replayed to a message sent again
+	Delivered time.Time // delivered webhook events with their attempts, and messages sent through WhatsApp
+	Inbox     time.Time // WhatsApp events acted on, past which Meta no longer redelivers them
 }
 
 // AttemptRecord is an attempt at delivering a webhook event, with what became of the event.

@@ -177,17 +177,6 @@ func (s *store) FinishInbox(ctx context.Context, id int64, now time.Time, err st
 	return nil
 }
 
-const sqlPruneInbox = `DELETE FROM whatsapp_inbox WHERE status <> 'pending' AND received_on < $1`
-
-// PruneInbox forgets the items acted on that were received before a time, past which Meta no longer redelivers them.
-func (s *store) PruneInbox(ctx context.Context, before time.Time) (int64, error) {
-	n, err := execCount(ctx, s.db, sqlPruneInbox, dbTime(before))
-	if err != nil {
-		return 0, fmt.Errorf("pruning WhatsApp events: %w", err)
-	}
-	return n, nil
-}
-
 // A message is due when it is queued, its time has come and no sender holds it. Only connected workspaces are
 // looked at: a workspace whose connection was removed keeps its queue until it is connected again.
 const (

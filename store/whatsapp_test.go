@@ -12,8 +12,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// undoVersion3 takes a database at version 3 back to version 2, for tests of what older versions of the schema hold.
-var undoVersion3 = []string{
+// undoVersion4 takes a database at version 4 back to version 3.
+var undoVersion4 = []string{
+	`DELETE FROM schema_migrations WHERE version >= 4`,
+	`DROP INDEX processed_messages_created`,
+	`DROP INDEX webhook_events_delivered`,
+	`DROP INDEX outbox_done`,
+}
+
+// undoVersion3 takes a database at version 4 back to version 2, for tests of what older versions of the schema hold.
+var undoVersion3 = append(undoVersion4,
 	`DELETE FROM schema_migrations WHERE version >= 3`,
 	`DROP TABLE template_changes`,
 	`DROP TABLE whatsapp_inbox`,
@@ -32,7 +40,7 @@ var undoVersion3 = []string{
 	`ALTER TABLE outbox DROP COLUMN last_error`,
 	`ALTER TABLE outbox DROP COLUMN updated_on`,
 	`ALTER TABLE workspaces DROP COLUMN whatsapp`,
-}
+)
 
 func connect(t *testing.T, s Store, id string) {
 	t.Helper()
@@ -293,9 +301,9 @@ func TestInbox(t *testing.T) {
 		assert.Equal(t, []string{"wamid.b1"}, inboxKeys(claimed))
 		assert.Equal(t, 1, claimed[0].Attempts)
 
-		pruned, err := s.PruneInbox(t.Context(), at(1))
+		pruned, err := s.Prune(t.Context(), Retention{Inbox: at(1)})
 		require.NoError(t, err)
-		assert.Equal(t, int64(3), pruned, "all but the pending one")
+		assert.Equal(t, int64(3), pruned["whatsapp_inbox"], "all but the pending one")
 		n, err = s.ReceiveWhatsApp(t.Context(), "acme", []*InboxItem{inboxItem("message", "wamid.a1", "5511987650001")}, nil)
 		require.NoError(t, err)
 		assert.Equal(t, 1, n, "forgotten once pruned")

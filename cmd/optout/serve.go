@@ -49,6 +49,8 @@ func newServeCommand() *cobra.Command {
 	retryMax := set.Duration("webhook-retry-max", "OPTOUT_WEBHOOK_RETRY_MAX", time.Hour, "longest wait between a webhook's attempts (they go on for 25 hours)")
 	poll := set.Duration("webhook-poll", "OPTOUT_WEBHOOK_POLL", 5*time.Second, "how often to look for webhook events due again")
 	campaignInterval := set.Duration("campaign-interval", "OPTOUT_CAMPAIGN_INTERVAL", time.Minute, "how often to look for due campaign events")
+	retainAnswers := set.Duration("retain-answers", "OPTOUT_RETAIN_ANSWERS", service.DefaultRetention.Answers, "how long the answers of processed messages are kept, for a message sent again")
+	retainDone := set.Duration("retain-done", "OPTOUT_RETAIN_DONE", service.DefaultRetention.Done, "how long delivered webhook events, their attempts and messages WhatsApp took are kept")
 	maxImportSize := set.Int("max-import-size", "OPTOUT_MAX_IMPORT_SIZE", api.DefaultMaxImportSize, "largest export, in `BYTES`, that an import reads (every other request: 1 MiB)")
 	graphURL := set.String("graph-url", "OPTOUT_GRAPH_URL", whatsapp.DefaultBaseURL, "`URL` of Meta's Graph API, which WhatsApp messages are sent through at version "+whatsapp.APIVersion)
 	set.checks = append(set.checks, func() string { _, err := whatsapp.New(*graphURL); return problem("--graph-url", err) })
@@ -80,6 +82,7 @@ func newServeCommand() *cobra.Command {
 			workers: *workers, retryFirst: *retryFirst, retryMax: *retryMax, poll: *poll,
 			campaignInterval: *campaignInterval, shutdownTimeout: *shutdownTimeout, graphURL: *graphURL,
 			limits: api.Limits{Rate: *workspaceRate, Broadcasts: *workspaceBroadcasts}, maxImportSize: int64(*maxImportSize),
+			retention: service.Retention{Answers: *retainAnswers, Done: *retainDone},
 		})
 	}
 	return cmd
@@ -95,6 +98,7 @@ type serveConfig struct {
 	shutdownTimeout              time.Duration
 	limits                       api.Limits
 	maxImportSize                int64
+	retention                    service.Retention
 }
 
 func serve(ctx context.Context, log *slog.Logger, c *serveConfig) error {
@@ -167,6 +171,7 @@ func serve(ctx context.Context, log *slog.Logger, c *serveConfig) error {
 		func(ctx context.Context) error { coord.Run(ctx); return nil },
 		worker.Run,
 		func(ctx context.Context) error { svc.RunCampaigns(ctx); return nil },
+		func(ctx context.Context) error { svc.RunRetention(ctx, c.retention); return nil },
 		func(ctx context.Context) error {
 			svc.RunWhatsApp(ctx, service.WhatsAppOptions{Client: graph, Limiter: coord.SendLimiter()})
 			return nil
