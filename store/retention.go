@@ -19,7 +19,9 @@ var prunes = []struct {
 }{
 	{"processed_messages", "(workspace, msg_uuid)", "SELECT workspace, msg_uuid FROM processed_messages WHERE created_on < $1 LIMIT $2",
 		func(r Retention) time.Time { return r.Answers }},
-	{"outbox", "id", "SELECT id FROM outbox WHERE status IN ('sent', 'delivered', 'read') AND updated_on < $1 LIMIT $2",
+	// every state a message doesn't leave: sent, or not to be sent (unsent ones are of a workspace that wasn't
+	// connected to WhatsApp when they were queued, and never are)
+	{"outbox", "id", "SELECT id FROM outbox WHERE status IN ('sent', 'delivered', 'read', 'skipped', 'failed', 'unsent') AND COALESCE(updated_on, created_on) < $1 LIMIT $2",
 		func(r Retention) time.Time { return r.Delivered }},
 	{"whatsapp_inbox", "id", "SELECT id FROM whatsapp_inbox WHERE status <> 'pending' AND received_on < $1 LIMIT $2",
 		func(r Retention) time.Time { return r.Inbox }},

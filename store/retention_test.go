@@ -27,6 +27,7 @@ func TestPrune(t *testing.T) {
 				change.Webhooks = []*WebhookEvent{e}
 				change.Contacts = []*Contact{ana}
 				change.Consent = []*ConsentEvent{{ContactUUID: ana.UUID, URN: ana.URN, After: "opted_out", Source: SourceKeyword, OccurredOn: at(0)}}
+				change.Outbox = []*OutgoingMsg{{URN: ana.URN, Text: "bye", Source: "reply", CreatedOn: time.Now()}}
 			}
 			commit(t, s, change)
 		}
@@ -62,6 +63,9 @@ func TestPrune(t *testing.T) {
 		require.NoError(t, err, "an event still to deliver is kept")
 		assert.Equal(t, WebhookPending, pending.Status)
 		assert.Len(t, attempts, 1)
+		outbox, err := s.Outbox(t.Context(), "acme", 0, 10)
+		require.NoError(t, err)
+		assert.Empty(t, outbox, "messages that are never to be sent go too")
 		audit, err := s.ConsentEvents(t.Context(), "acme", "", 0, 10)
 		require.NoError(t, err)
 		assert.Len(t, audit, 4, "the audit log is never pruned")

@@ -374,7 +374,7 @@ type WebhookAttempt struct {
 // Retention says what Prune deletes: what was done before each time. A zero time prunes nothing of its kind.
 type Retention struct {
 	Answers   time.Time // processed messages, whose answers are replayed to a message sent again
-	Delivered time.Time // delivered webhook events with their attempts, and messages sent through WhatsApp
+	Delivered time.Time // delivered webhook events with their attempts, and messages whose sending is over
 	Inbox     time.Time // WhatsApp events acted on, past which Meta no longer redelivers them
 }
 
