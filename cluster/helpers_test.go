@@ -44,10 +44,12 @@ func testPrefix(t *testing.T, url string) string {
 	return prefix
 }
 
-// newCoordinator returns a Coordinator that the test closes when it ends.
+// newCoordinator returns a Coordinator that the test closes when it ends. Its calls to Redis may take 10 seconds
+// rather than one, as CI runs packages' tests at once on two cores: a test of what Redis does shouldn't see Redis as
+// down, and fall back, because the machine was busy for a second.
 func newCoordinator(t *testing.T, url string, fallback Locker, opts ...Option) *Coordinator {
 	t.Helper()
-	c, err := New(url, fallback, slog.New(slog.DiscardHandler), opts...)
+	c, err := New(url, fallback, slog.New(slog.DiscardHandler), append([]Option{WithTimeout(10 * time.Second)}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	return c
@@ -62,10 +64,11 @@ func dial(t *testing.T, url string) redis.Conn {
 	return conn
 }
 
-// fakeLocker is an in-process Locker that counts its locks, to tell when a Coordinator fell back to it.
+// fakeLocker is an in-process Locker that counts its locks, to tell when a Coordinator fell back to it. Like the
+// store's, it waits for a lock until ctx is done.
 type fakeLocker struct {
 	mu    sync.Mutex
-	locks map[string]*sync.Mutex
+	locks map[string]chan struct{} // a token per lock, taken while it is held
 	calls atomic.Int64
 }
 
@@ -73,17 +76,21 @@ func (l *fakeLocker) LockContact(ctx context.Context, workspace string, urn urns
 	l.calls.Add(1)
 	l.mu.Lock()
 	if l.locks == nil {
-		l.locks = map[string]*sync.Mutex{}
+		l.locks = map[string]chan struct{}{}
 	}
 	key := workspace + "\x00" + member(urn)
-	m := l.locks[key]
-	if m == nil {
-		m = &sync.Mutex{}
-		l.locks[key] = m
+	token := l.locks[key]
+	if token == nil {
+		token = make(chan struct{}, 1)
+		l.locks[key] = token
 	}
 	l.mu.Unlock()
-	m.Lock()
-	return m.Unlock, nil
+	select {
+	case token <- struct{}{}:
+		return func() { <-token }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // urn returns a WhatsApp URN numbered n.
