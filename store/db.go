@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/lib/pq"  // the postgres driver
+	_ "github.com/jackc/pgx/v5/stdlib" // the postgres driver
 	_ "modernc.org/sqlite" // the sqlite driver
 )
 
@@ -74,7 +74,7 @@ func Open(ctx context.Context, dsn string) (Store, error) {
 }
 
 // CheckPostgresURL says what is wrong with a PostgreSQL URL as a user gives it, without repeating its password; an
-// empty one is no URL and fine. libpq's keyword strings (host=... dbname=...) are not read: lib/pq reads them, but
+// empty one is no URL and fine. libpq's keyword strings (host=... dbname=...) are not read: the driver reads them, but
 // the store could not tell one from the name of a directory.
 func CheckPostgresURL(dsn string) error {
 	if dsn == "" {

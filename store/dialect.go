@@ -7,8 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/lib/pq"
-	"github.com/lib/pq/pqerror"
+	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -52,9 +51,20 @@ type dialect struct {
 	violates func(err error, index string) bool
 }
 
+// PostgreSQL's error codes (SQLSTATE) that the store tells apart.
+const (
+	pgUniqueViolation          = "23505"
+	pgTooManyConnections       = "53300"
+	pgQueryCanceled            = "57014"
+	pgAdminShutdown            = "57P01"
+	pgCrashShutdown            = "57P02"
+	pgCannotConnectNow         = "57P03"
+	pgClassConnectionException = "08"
+)
+
 var postgresDialect = &dialect{
 	name:       "postgres",
-	driver:     "postgres",
+	driver:     "pgx",
 	migrations: schemaVersions("postgres"),
 
 	// a transaction-level advisory lock is released by the commit that ends the migrations, and keying it by schema
@@ -65,30 +75,27 @@ var postgresDialect = &dialect{
 	bulkParam:  func(n int) string { return "$" + strconv.Itoa(n) },
 	skipLocked: ` FOR UPDATE OF e SKIP LOCKED`,
 	inList:     `= ANY(%s)`,
-	list:       func(values []string) any { return pq.Array(values) },
+	list:       func(values []string) any { return values },
 
 	// advisory locks are the database's, so keying them by schema keeps stores in different schemas apart
 	lockContact:   `SELECT pg_advisory_lock(hashtextextended(current_schema() || ' ' || $1, 0))`,
 	unlockContact: `SELECT pg_advisory_unlock(hashtextextended(current_schema() || ' ' || $1, 0))`,
 
 	unavailable: func(err error) bool {
-		pqErr := pq.As(err)
-		if pqErr == nil {
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) {
 			return false
 		}
-		// lib/pq reports a query cancelled as its context's deadline passed as query_canceled, where the SQLite driver
-		// returns the context's error
-		switch pqErr.Code {
-		case pqerror.AdminShutdown, pqerror.CrashShutdown, pqerror.CannotConnectNow, pqerror.TooManyConnections,
-			pqerror.QueryCanceled:
+		switch pgErr.Code {
+		case pgAdminShutdown, pgCrashShutdown, pgCannotConnectNow, pgTooManyConnections, pgQueryCanceled:
 			return true
 		}
-		return pqErr.Code.Class() == pqerror.ClassConnectionException
+		return strings.HasPrefix(pgErr.Code, pgClassConnectionException)
 	},
 
 	violates: func(err error, index string) bool {
-		pqErr := pq.As(err)
-		return pqErr != nil && pqErr.Code == pqerror.UniqueViolation && pqErr.Constraint == index
+		var pgErr *pgconn.PgError
+		return errors.As(err, &pgErr) && pgErr.Code == pgUniqueViolation && pgErr.ConstraintName == index
 	},
 }
 

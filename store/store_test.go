@@ -241,7 +241,7 @@ func TestPostgresReconnects(t *testing.T) {
 	tx, err := s.(*store).db.BeginTx(t.Context(), nil)
 	require.NoError(t, err)
 
-	admin, err := sql.Open("postgres", db.dsn)
+	admin, err := sql.Open("pgx", db.dsn)
 	require.NoError(t, err)
 	defer admin.Close()
 	var killed int

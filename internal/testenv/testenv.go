@@ -17,7 +17,7 @@ import (
 	"github.com/nyaruka/gocommon/uuids"
 	"github.com/stretchr/testify/require"
 
-	_ "github.com/lib/pq" // the PostgreSQL driver, to create and drop the test schemas
+	_ "github.com/jackc/pgx/v5/stdlib" // the PostgreSQL driver, to create and drop the test schemas
 )
 
 // Postgres returns the URL of the test database.
@@ -32,14 +32,14 @@ func PostgresSchema(t testing.TB) string {
 	base := Postgres(t)
 	schema := "test_" + strings.ReplaceAll(string(uuids.NewV4()), "-", "")[:16]
 
-	db, err := sql.Open("postgres", base)
+	db, err := sql.Open("pgx", base)
 	require.NoError(t, err)
 	defer db.Close()
 	_, err = db.ExecContext(context.Background(), "CREATE SCHEMA "+schema)
 	require.NoError(t, err)
 
 	t.Cleanup(func() {
-		db, err := sql.Open("postgres", base)
+		db, err := sql.Open("pgx", base)
 		require.NoError(t, err)
 		defer db.Close()
 		_, err = db.Exec("DROP SCHEMA " + schema + " CASCADE")
