@@ -146,7 +146,8 @@ func (s *Service) recordConsent(c *contactChange, before, after consent.Status, 
 		MsgUUID:     c.msgUUID,
 		Channel:     c.channel,
 		Source:      source,
-		OccurredOn:  s.now().UTC(),
+		// to the microsecond, as the store keeps it, so that the webhook and the audit log date a change alike
+		OccurredOn: s.now().UTC().Truncate(time.Microsecond),
 	}
 	c.change.Consent = append(c.change.Consent, ce)
 

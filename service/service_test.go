@@ -270,6 +270,14 @@ func TestImport(t *testing.T) {
 		assert.NotZero(t, result.Flows, path)
 	}
 
+	// the answer counts what the export holds, a group the workspace already had among them
+	data, err := os.ReadFile("../flows/optout_portable.json")
+	require.NoError(t, err)
+	result, err := e.svc.Import(e.ctx, "acme", data)
+	require.NoError(t, err)
+	assert.Equal(t, service.ImportResult{Flows: 1, Fields: 3, Groups: 1, Warnings: []string{
+		"global optout_url isn't in the workspace", "global optout_token isn't in the workspace"}}, *result)
+
 	// and the workspace still works, with every flow readable
 	r := e.message("acme", "whatsapp:5511987650001", "rating")
 	assert.Equal(t, []string{"How do you rate the experience? Answer with a number below 10"}, replies(r))
@@ -419,4 +427,25 @@ func TestRetention(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), pruned["processed_messages"])
 	assert.Len(t, e.events("acme", ""), 1, "the audit log is kept")
+}
+
+func TestWebhookDatesTheChangeAsTheAuditLogDoes(t *testing.T) {
+	e := newEnv(t)
+	e.now = time.Date(2026, 11, 21, 12, 0, 0, 123456789, time.UTC) // finer than the store keeps
+	e.workspace("acme", `{"webhook": {"url": "http://127.0.0.1:9/hook", "secret": "a-secret-long-enough"}}`)
+	ana := "whatsapp:5511987650001"
+	e.message("acme", ana, "parar")
+
+	events := e.events("acme", ana)
+	require.Len(t, events, 1)
+	hooks := e.webhooks("acme")
+	require.Len(t, hooks, 1)
+	var body struct {
+		Data struct {
+			OccurredOn time.Time `json:"occurred_on"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(hooks[0].Body, &body))
+	assert.Equal(t, events[0].OccurredOn, body.Data.OccurredOn, "one change, one instant")
+	assert.Equal(t, time.Date(2026, 11, 21, 12, 0, 0, 123456000, time.UTC), body.Data.OccurredOn)
 }

@@ -407,9 +407,10 @@ func (s *Service) importInto(ctx context.Context, w *workspace, exp *export.Expo
 		return nil, newError(Unprocessable, "", "the flows use what the export and the workspace don't have: %s", strings.Join(refused, "; "))
 	}
 	exp.AddDependencies(deps)
+	// the answer counts what the export holds, before its groups that the workspace has are matched to the workspace's
+	result := &ImportResult{Flows: len(exp.Flows), Fields: len(exp.Fields), Groups: len(exp.Groups), Triggers: len(exp.Triggers), Campaigns: len(exp.Campaigns)}
 	matched := exp.MatchGroups(w.sa.Groups().All())
 
-	result := &ImportResult{}
 	for _, d := range deps {
 		switch {
 		case d.Effect == export.EffectWarn:
@@ -421,7 +422,6 @@ func (s *Service) importInto(ctx context.Context, w *workspace, exp *export.Expo
 	if err := s.store.Import(ctx, w.ID, exp); err != nil {
 		return nil, storeError(err)
 	}
-	result.Flows, result.Fields, result.Groups, result.Triggers, result.Campaigns = len(exp.Flows), len(exp.Fields), len(exp.Groups), len(exp.Triggers), len(exp.Campaigns)
 	return result, nil
 }
 
