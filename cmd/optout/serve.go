@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -57,6 +58,7 @@ func newServeCommand() *cobra.Command {
 	workspaceRate := set.Float("workspace-rate", "OPTOUT_WORKSPACE_RATE", 500, "API requests a second each workspace's token may make of this instance, with bursts of twice that; 0 for no limit")
 	workspaceBroadcasts := set.Int("workspace-broadcasts", "OPTOUT_WORKSPACE_BROADCASTS", 2, "broadcasts of one workspace this instance decides at once; 0 for no limit")
 	shutdownTimeout := set.Duration("shutdown-timeout", "OPTOUT_SHUTDOWN_TIMEOUT", 30*time.Second, "how long to wait for requests in flight when stopping")
+	debugAddr := set.String("debug-addr", "OPTOUT_DEBUG_ADDR", "", "`ADDRESS` to serve Go's profiles on (/debug/pprof/), apart from the API; keep it on loopback")
 	logLevel := set.String("log-level", "OPTOUT_LOG_LEVEL", "info", "`LEVEL` of logging: debug, info, warn or error")
 	logFormat := set.String("log-format", "OPTOUT_LOG_FORMAT", "auto", "`FORMAT` of logs: json, text, or auto (text on a terminal, json otherwise)")
 
@@ -82,7 +84,7 @@ func newServeCommand() *cobra.Command {
 			workers: *workers, retryFirst: *retryFirst, retryMax: *retryMax, poll: *poll,
 			campaignInterval: *campaignInterval, shutdownTimeout: *shutdownTimeout, graphURL: *graphURL,
 			limits: api.Limits{Rate: *workspaceRate, Broadcasts: *workspaceBroadcasts}, maxImportSize: int64(*maxImportSize),
-			retention: service.Retention{Answers: *retainAnswers, Done: *retainDone},
+			retention: service.Retention{Answers: *retainAnswers, Done: *retainDone}, debugAddr: *debugAddr,
 		})
 	}
 	return cmd
@@ -99,6 +101,7 @@ type serveConfig struct {
 	limits                       api.Limits
 	maxImportSize                int64
 	retention                    service.Retention
+	debugAddr                    string
 }
 
 func serve(ctx context.Context, log *slog.Logger, c *serveConfig) error {
@@ -161,6 +164,17 @@ func serve(ctx context.Context, log *slog.Logger, c *serveConfig) error {
 		return err
 	}
 	log.Info("listening", "addr", listener.Addr().String(), "store", storeKind(c.dsn), "redis", c.redis != "")
+	if c.debugAddr != "" {
+		debug, err := net.Listen("tcp", c.debugAddr)
+		if err != nil {
+			return fmt.Errorf("--debug-addr: %w", err)
+		}
+		// its own server, so that no route of the API ever reaches the profiles
+		profiles := &http.Server{Handler: profileHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go profiles.Serve(debug)
+		defer profiles.Close()
+		log.Info("serving profiles", "addr", debug.Addr().String())
+	}
 
 	// the background work stops only after the server has drained, so that nothing a request committed waits for a
 	// worker that is gone
@@ -206,6 +220,17 @@ func serve(ctx context.Context, log *slog.Logger, c *serveConfig) error {
 	}
 	log.Info("stopped")
 	return err
+}
+
+// profileHandler serves what net/http/pprof registers on the default mux, without using that mux.
+func profileHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 func health(ctx context.Context, st store.Store, coord *cluster.Coordinator, redisConfigured bool) map[string]string {
