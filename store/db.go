@@ -12,7 +12,7 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the postgres driver
-	_ "modernc.org/sqlite" // the sqlite driver
+	_ "modernc.org/sqlite"             // the sqlite driver
 )
 
 // Pool limits for PostgreSQL, per instance. A burst of requests queues for a connection of the pool rather than opening
