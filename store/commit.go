@@ -4,69 +4,182 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/nyaruka/goflow/flows"
 )
 
 // A message or a campaign fire is recorded with ON CONFLICT DO NOTHING, so that one already recorded writes no row and
-// the change is rolled back, and two changes for the same one racing each other can't both commit: the second waits
-// on the first's row in the unique key and finds it there.
-const (
-	sqlInsertProcessedMessage = `
-INSERT INTO processed_messages (workspace, msg_uuid, response, created_on) VALUES ($1, $2, $3, $4)
-ON CONFLICT DO NOTHING`
+// its change is refused, and two changes for the same one racing each other can't both commit: the second waits on
+// the first's row in the unique key and finds it there. RETURNING names those recorded, of the batch's.
+var (
+	sqlInsertProcessedMessages = &bulkInsert{
+		insert:  `INSERT INTO processed_messages (workspace, msg_uuid, response, created_on)`,
+		columns: 4,
+		suffix:  ` ON CONFLICT DO NOTHING RETURNING workspace, msg_uuid`,
+	}
 
-	sqlInsertCampaignFire = `
-INSERT INTO campaign_fires (workspace, event_uuid, contact_uuid, decision, reason, fired_on) VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT DO NOTHING`
+	sqlInsertCampaignFires = &bulkInsert{
+		insert:  `INSERT INTO campaign_fires (workspace, event_uuid, contact_uuid, decision, reason, fired_on)`,
+		columns: 6,
+		suffix:  ` ON CONFLICT DO NOTHING RETURNING workspace, event_uuid, contact_uuid`,
+	}
 )
 
 // Commit writes everything under the change's workspace, whatever the Workspace of its webhook events and outgoing
-// messages says. IDs and sequence numbers are assigned in the database, and not set on the change.
+// messages says. IDs and sequence numbers are assigned in the database, and not set on the change. A change of one
+// contact is committed with the others waiting at the time (see groupCommitter); a bigger one, an import's, alone.
 func (s *store) Commit(ctx context.Context, c *Change) error {
-	now := c.At
+	if len(c.Contacts) > 1 {
+		return s.commitChanges(ctx, []*Change{c})[0]
+	}
+	return s.committer.commit(ctx, c)
+}
+
+// commitChanges writes changes in one transaction, and returns what became of each: nil, or an error wrapping
+// ErrConflict for one whose message or campaign fire was already recorded, which writes nothing. An error the
+// database gives the transaction fails the batch, and each change is then tried alone, so that a change the
+// database refuses fails only itself.
+func (s *store) commitChanges(ctx context.Context, changes []*Change) []error {
+	errs := make([]error, len(changes))
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		clear(errs)
+		return s.writeChanges(ctx, tx, changes, errs)
+	})
+	if err == nil {
+		return errs
+	}
+	if len(changes) == 1 {
+		errs[0] = fmt.Errorf("committing change: %w", err)
+		return errs
+	}
+	for i := range changes {
+		errs[i] = s.commitChanges(ctx, changes[i:i+1])[0]
+	}
+	return errs
+}
+
+// writeChanges writes the changes that none of their messages and campaign fires refuses, setting errs for those it
+// refuses. Each statement writes the rows of every change. The rows are dated by the latest of the changes' At: they
+// are all written at once.
+func (s *store) writeChanges(ctx context.Context, tx *sql.Tx, changes []*Change, errs []error) error {
+	var now time.Time
+	for _, c := range changes {
+		if c.At.After(now) {
+			now = c.At
+		}
+	}
 	if now.IsZero() {
 		now = time.Now()
 	}
 
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if c.Message != nil {
-			n, err := execCount(ctx, tx, sqlInsertProcessedMessage, c.Workspace, c.Message.UUID, dbJSON(c.Message.Response), dbTime(now))
-			if err != nil {
-				return fmt.Errorf("recording message: %w", err)
-			}
-			if n == 0 {
-				return fmt.Errorf("message %s: %w", c.Message.UUID, ErrConflict)
-			}
-		}
-		if f := c.CampaignFire; f != nil {
-			n, err := execCount(ctx, tx, sqlInsertCampaignFire, c.Workspace, f.Event, f.ContactUUID, f.Decision, f.Reason, dbTime(f.FiredOn))
-			if err != nil {
-				return fmt.Errorf("recording campaign fire: %w", err)
-			}
-			if n == 0 {
-				return fmt.Errorf("campaign event %s for contact %s: %w", f.Event, f.ContactUUID, ErrConflict)
-			}
-		}
+	if err := s.recordMessages(ctx, tx, changes, errs, now); err != nil {
+		return err
+	}
+	if err := s.recordCampaignFires(ctx, tx, changes, errs); err != nil {
+		return err
+	}
 
-		if err := s.writeContacts(ctx, tx, c.Workspace, c.Contacts, now); err != nil {
+	// the rest of each workspace's changes together, workspaces in the order the batch first has them
+	var order []string
+	byWorkspace := map[string]*Change{}
+	for i, c := range changes {
+		if errs[i] != nil {
+			continue
+		}
+		w := byWorkspace[c.Workspace]
+		if w == nil {
+			w = &Change{Workspace: c.Workspace}
+			byWorkspace[c.Workspace] = w
+			order = append(order, c.Workspace)
+		}
+		w.Contacts = append(w.Contacts, c.Contacts...)
+		w.Consent = append(w.Consent, c.Consent...)
+		w.Webhooks = append(w.Webhooks, c.Webhooks...)
+		w.Outbox = append(w.Outbox, c.Outbox...)
+	}
+	for _, ws := range order {
+		w := byWorkspace[ws]
+		if err := s.writeContacts(ctx, tx, ws, w.Contacts, now); err != nil {
 			return err
 		}
-		if err := s.writeSession(ctx, tx, c); err != nil {
+		if err := s.writeSessions(ctx, tx, ws, changes, errs); err != nil {
 			return err
 		}
-		if err := s.insertConsentEvents(ctx, tx, c.Workspace, c.Consent); err != nil {
+		if err := s.insertConsentEvents(ctx, tx, ws, w.Consent); err != nil {
 			return err
 		}
-		if err := s.insertWebhookEvents(ctx, tx, c.Workspace, c.Webhooks, now); err != nil {
+		if err := s.insertWebhookEvents(ctx, tx, ws, w.Webhooks, now); err != nil {
 			return err
 		}
-		return s.insertOutbox(ctx, tx, c.Workspace, c.Outbox)
+		if err := s.insertOutbox(ctx, tx, ws, w.Outbox); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recordMessages records the changes' messages as processed, and refuses each change whose message already was.
+func (s *store) recordMessages(ctx context.Context, tx *sql.Tx, changes []*Change, errs []error, now time.Time) error {
+	var recording []int
+	for i, c := range changes {
+		if c.Message != nil {
+			recording = append(recording, i)
+		}
+	}
+	recorded := map[[2]string]bool{}
+	err := sqlInsertProcessedMessages.exec(ctx, tx, s.dialect, len(recording), func(i int, args []any) []any {
+		c := changes[recording[i]]
+		return append(args, c.Workspace, c.Message.UUID, dbJSON(c.Message.Response), dbTime(now))
+	}, func(rows *sql.Rows) error {
+		var key [2]string
+		if err := rows.Scan(&key[0], &key[1]); err != nil {
+			return err
+		}
+		recorded[key] = true
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("committing change: %w", err)
+		return fmt.Errorf("recording messages: %w", err)
+	}
+	for _, i := range recording {
+		c := changes[i]
+		if !recorded[[2]string{c.Workspace, string(c.Message.UUID)}] {
+			errs[i] = fmt.Errorf("message %s: %w", c.Message.UUID, ErrConflict)
+		}
+	}
+	return nil
+}
+
+// recordCampaignFires records the changes' campaign fires, and refuses each change whose fire already was recorded.
+func (s *store) recordCampaignFires(ctx context.Context, tx *sql.Tx, changes []*Change, errs []error) error {
+	var recording []int
+	for i, c := range changes {
+		if c.CampaignFire != nil && errs[i] == nil {
+			recording = append(recording, i)
+		}
+	}
+	recorded := map[[3]string]bool{}
+	err := sqlInsertCampaignFires.exec(ctx, tx, s.dialect, len(recording), func(i int, args []any) []any {
+		c := changes[recording[i]]
+		f := c.CampaignFire
+		return append(args, c.Workspace, f.Event, f.ContactUUID, f.Decision, f.Reason, dbTime(f.FiredOn))
+	}, func(rows *sql.Rows) error {
+		var key [3]string
+		if err := rows.Scan(&key[0], &key[1], &key[2]); err != nil {
+			return err
+		}
+		recorded[key] = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("recording campaign fires: %w", err)
+	}
+	for _, i := range recording {
+		c, f := changes[i], changes[i].CampaignFire
+		if !recorded[[3]string{c.Workspace, string(f.Event), string(f.ContactUUID)}] {
+			errs[i] = fmt.Errorf("campaign event %s for contact %s: %w", f.Event, f.ContactUUID, ErrConflict)
+		}
 	}
 	return nil
 }
@@ -160,27 +273,42 @@ func (s *store) writeContacts(ctx context.Context, tx *sql.Tx, workspace string,
 	return nil
 }
 
-const (
-	sqlUpsertSession = `
-INSERT INTO sessions (workspace, contact_uuid, uuid, data, expires_on) VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (workspace, contact_uuid) DO UPDATE SET uuid = excluded.uuid, data = excluded.data, expires_on = excluded.expires_on`
+// A batch never holds two changes of one contact, so one statement upserts each contact's session at most once.
+var sqlUpsertSessions = &bulkInsert{
+	insert:  `INSERT INTO sessions (workspace, contact_uuid, uuid, data, expires_on)`,
+	columns: 5,
+	suffix:  ` ON CONFLICT (workspace, contact_uuid) DO UPDATE SET uuid = excluded.uuid, data = excluded.data, expires_on = excluded.expires_on`,
+}
 
-	sqlDeleteSessions = `DELETE FROM sessions WHERE workspace = $1 AND contact_uuid %s`
-)
+const sqlDeleteSessions = `DELETE FROM sessions WHERE workspace = $1 AND contact_uuid %s`
 
-func (s *store) writeSession(ctx context.Context, tx *sql.Tx, c *Change) error {
-	if ss := c.Session; ss != nil {
-		if _, err := tx.ExecContext(ctx, sqlUpsertSession, c.Workspace, ss.ContactUUID, ss.UUID, dbJSON(ss.Data), dbTime(ss.ExpiresOn)); err != nil {
-			return fmt.Errorf("writing session: %w", err)
+// writeSessions writes the sessions that the workspace's changes keep waiting, and ends those they end.
+func (s *store) writeSessions(ctx context.Context, tx *sql.Tx, workspace string, changes []*Change, errs []error) error {
+	var keeping []*Session
+	var ending []flows.ContactUUID
+	for i, c := range changes {
+		if errs[i] != nil || c.Workspace != workspace {
+			continue
+		}
+		if c.Session != nil {
+			keeping = append(keeping, c.Session)
+		}
+		for _, uuid := range c.EndSessions {
+			if c.Session == nil || uuid != c.Session.ContactUUID {
+				ending = append(ending, uuid)
+			}
 		}
 	}
-	ending := c.EndSessions
-	if c.Session != nil && slices.Contains(ending, c.Session.ContactUUID) {
-		ending = slices.DeleteFunc(slices.Clone(ending), func(u flows.ContactUUID) bool { return u == c.Session.ContactUUID })
+	err := sqlUpsertSessions.exec(ctx, tx, s.dialect, len(keeping), func(i int, args []any) []any {
+		ss := keeping[i]
+		return append(args, workspace, ss.ContactUUID, ss.UUID, dbJSON(ss.Data), dbTime(ss.ExpiresOn))
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("writing sessions: %w", err)
 	}
 	if len(ending) > 0 {
 		query := fmt.Sprintf(sqlDeleteSessions, s.dialect.in("$2"))
-		if _, err := tx.ExecContext(ctx, query, c.Workspace, listOf(s.dialect, ending)); err != nil {
+		if _, err := tx.ExecContext(ctx, query, workspace, listOf(s.dialect, ending)); err != nil {
 			return fmt.Errorf("ending sessions: %w", err)
 		}
 	}

@@ -31,6 +31,9 @@ const (
 	// Each contact lock held keeps a connection, from a pool of its own so that handlers holding locks can never take
 	// the connections their own queries wait for.
 	postgresMaxLockConns = 10
+
+	// batches of changes committing at once (see groupCommitter), each on a connection of the pool
+	postgresCommitters = 2
 )
 
 // Settings of the embedded SQLite database. WAL lets readers go on while one connection writes, writes begin
@@ -57,6 +60,8 @@ type store struct {
 	// lockDB is the pool of connections that hold contacts' locks, nil where the locks are in-process only
 	lockDB       *sql.DB
 	contactLocks keyedMutex
+
+	committer *groupCommitter
 }
 
 // Open opens the store and migrates its schema. A postgres:// or postgresql:// DSN is a PostgreSQL database, which
@@ -111,6 +116,7 @@ func openPostgres(ctx context.Context, dsn string) (Store, error) {
 	lockDB.SetConnMaxLifetime(postgresMaxLifetime)
 
 	s := &store{db: db, dialect: postgresDialect, lockDB: lockDB}
+	s.committer = newGroupCommitter(postgresCommitters, s.commitChanges)
 	if err := migrate(ctx, db, postgresDialect); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("opening postgres: %w", err)
@@ -130,6 +136,7 @@ func openSQLite(ctx context.Context, dir string) (Store, error) {
 	db.SetMaxIdleConns(sqliteMaxConns)
 
 	s := &store{db: db, dialect: sqliteDialect}
+	s.committer = newGroupCommitter(1, s.commitChanges)
 	if err := migrate(ctx, db, sqliteDialect); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("opening sqlite in %s: %w", dir, err)
@@ -138,6 +145,7 @@ func openSQLite(ctx context.Context, dir string) (Store, error) {
 }
 
 func (s *store) Close() error {
+	s.committer.close()
 	err := s.db.Close()
 	if s.lockDB != nil {
 		if lerr := s.lockDB.Close(); err == nil {
