@@ -104,7 +104,7 @@ type handler func(w http.ResponseWriter, r *http.Request) (int, any, error)
 // returns.
 func (s *server) handle(h handler, adminOnly bool, maxBody int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		admin, status, msg := s.authenticate(r, adminOnly)
+		r, admin, status, msg := s.authenticate(r, adminOnly)
 		if status != 0 {
 			if status == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="optout"`)
@@ -137,24 +137,24 @@ func (s *server) handle(h handler, adminOnly bool, maxBody int64) http.Handler {
 }
 
 // authenticate says whether the request has the admin token, or returns the status and message to refuse it with,
-// or 0 to let it through.
-func (s *server) authenticate(r *http.Request, adminOnly bool) (bool, int, string) {
+// or 0 to let it through, with the request the handler is to get.
+func (s *server) authenticate(r *http.Request, adminOnly bool) (*http.Request, bool, int, string) {
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || strings.TrimSpace(token) == "" {
-		return false, http.StatusUnauthorized, "authentication required: send Authorization: Bearer TOKEN"
+		return r, false, http.StatusUnauthorized, "authentication required: send Authorization: Bearer TOKEN"
 	}
 	if subtle.ConstantTimeCompare([]byte(token), []byte(s.adminToken)) == 1 {
-		return true, 0, ""
+		return r, true, 0, ""
 	}
 
 	ws := r.PathValue("ws")
 	if !adminOnly {
-		member, err := s.svc.Authorize(r.Context(), ws, token)
+		ctx, member, err := s.svc.Authorize(r.Context(), ws, token)
 		if err != nil {
-			return false, http.StatusServiceUnavailable, err.Error()
+			return r, false, http.StatusServiceUnavailable, err.Error()
 		}
 		if member {
-			return false, 0, ""
+			return r.WithContext(ctx), false, 0, ""
 		}
 	}
 
@@ -163,13 +163,13 @@ func (s *server) authenticate(r *http.Request, adminOnly bool) (bool, int, strin
 	other, err := s.svc.TokenWorkspace(r.Context(), token)
 	switch {
 	case err != nil:
-		return false, http.StatusServiceUnavailable, err.Error()
+		return r, false, http.StatusServiceUnavailable, err.Error()
 	case other == "":
-		return false, http.StatusUnauthorized, "the token is not valid"
+		return r, false, http.StatusUnauthorized, "the token is not valid"
 	case adminOnly:
-		return false, http.StatusForbidden, "only the admin token may do this"
+		return r, false, http.StatusForbidden, "only the admin token may do this"
 	default:
-		return false, http.StatusForbidden, fmt.Sprintf("the token is not valid for workspace %s", quote.Q(ws))
+		return r, false, http.StatusForbidden, fmt.Sprintf("the token is not valid for workspace %s", quote.Q(ws))
 	}
 }
 

@@ -24,8 +24,9 @@ func TestNew(t *testing.T) {
 	defer c.Close()
 	assert.Equal(t, int64(1), dialer.attempts.Load())
 	assert.False(t, c.Available())
-	_, ok := c.Response(context.Background(), "ws", "msg")
-	assert.False(t, ok)
+	unlock, err := c.LockContact(context.Background(), "ws", urn(1))
+	require.NoError(t, err)
+	unlock()
 	assert.Equal(t, int64(1), dialer.attempts.Load(), "calls don't try a Redis that is down")
 }
 
@@ -39,9 +40,6 @@ func TestWithoutRedis(t *testing.T) {
 	unlock()
 	assert.Equal(t, int64(1), locker.calls.Load(), "the fallback locks")
 
-	c.RememberResponse(ctx, "ws", "msg", []byte(`{}`))
-	_, ok := c.Response(ctx, "ws", "msg")
-	assert.False(t, ok)
 	assert.False(t, c.Available())
 
 	done := make(chan struct{})
@@ -63,6 +61,5 @@ func TestKeys(t *testing.T) {
 	assert.Equal(t, "optout:lock:ws:whatsapp%3A5511999", k.lock("ws", "whatsapp:5511999"))
 	assert.Equal(t, k.lock("ws", "whatsapp:5511999"), k.lock("ws", "whatsapp:5511999?channel=abc#Ana"), "a contact has one lock whatever its channel")
 	assert.NotEqual(t, k.lock("a:b", "tel:1"), k.lock("a", "b:tel:1"))
-	assert.NotEqual(t, k.response("a:b", "c"), k.response("a", "b:c"))
-	assert.NotEqual(t, k.response("a b", "c"), k.response("a+b", "c"))
+	assert.NotEqual(t, k.lock("a b", "tel:1"), k.lock("a+b", "tel:1"))
 }

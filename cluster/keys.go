@@ -16,10 +16,6 @@ func (k keys) lock(workspace string, urn urns.URN) string {
 	return k.join("lock", workspace, member(urn))
 }
 
-func (k keys) response(workspace, msg string) string {
-	return k.join("response", workspace, msg)
-}
-
 func (k keys) join(kind string, parts ...string) string {
 	var b strings.Builder
 	b.WriteString(string(k))

@@ -169,7 +169,7 @@ func (s *Service) createListAssets(ctx context.Context, w *workspace, rows []*Co
 	if err := s.store.Import(ctx, w.ID, missing); err != nil {
 		return nil, storeError(err)
 	}
-	return s.workspace(ctx, w.ID)
+	return s.reload(ctx, w.ID)
 }
 
 // importContact applies a row to its contact, or to a new one, as a flow would change it, and returns the contact as

@@ -91,7 +91,7 @@ func (s *Service) CreateGroup(ctx context.Context, workspaceID string, req *Grou
 	if !created {
 		return nil, newError(Conflict, "name", "the workspace has a group named %s", quote.Q(name))
 	}
-	if w, err = s.workspace(ctx, workspaceID); err != nil {
+	if w, err = s.reload(ctx, workspaceID); err != nil {
 		return nil, err
 	}
 	return &GroupView{UUID: w.sa.Groups().FindByName(name).UUID(), Name: name}, nil

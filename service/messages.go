@@ -134,9 +134,6 @@ func (s *Service) handleMessage(ctx context.Context, w *workspace, m *incoming) 
 		m.channel = w.channel.UUID()
 	}
 
-	if response, ok := s.cluster.Response(ctx, w.ID, string(m.uuid)); ok {
-		return readResult(response)
-	}
 	unlock, err := s.cluster.LockContact(ctx, w.ID, m.urn)
 	if err != nil {
 		return nil, storeError(fmt.Errorf("locking contact: %w", err))
@@ -167,7 +164,6 @@ func (s *Service) handleMessage(ctx context.Context, w *workspace, m *incoming) 
 		return nil, err
 	}
 
-	s.cluster.RememberResponse(ctx, w.ID, string(m.uuid), response)
 	s.messages.Inc(string(result.Intent))
 	return result, nil
 }

@@ -24,8 +24,6 @@ import (
 // Coordinator is what the service shares with the other instances on the same store: cluster.Coordinator.
 type Coordinator interface {
 	LockContact(ctx context.Context, workspace string, urn urns.URN) (unlock func(), err error)
-	Response(ctx context.Context, workspace string, msg string) ([]byte, bool)
-	RememberResponse(ctx context.Context, workspace string, msg string, response []byte)
 }
 
 // Options are what a Service is built from.

@@ -43,14 +43,29 @@ type workspace struct {
 }
 
 // workspace returns the compiled workspace, reading the stored one on every call so that a change made through
-// another instance is seen at once, and compiling it again only when its version changed.
+// another instance is seen at once, and compiling it again only when its version changed. A request that Authorize
+// let through has the workspace as Authorize read it, which is as fresh, and isn't read again.
 func (s *Service) workspace(ctx context.Context, id string) (*workspace, error) {
+	if ws, ok := ctx.Value(authorized{}).(*store.Workspace); ok && ws.ID == id {
+		return s.compiled(ctx, ws)
+	}
+	return s.reload(ctx, id)
+}
+
+// reload returns the compiled workspace as it is stored now, for work that changed it.
+func (s *Service) reload(ctx context.Context, id string) (*workspace, error) {
 	ws, err := s.store.GetWorkspace(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, newError(NotFound, "", "no workspace %s", quote.Q(id))
 	} else if err != nil {
 		return nil, storeError(err)
 	}
+	return s.compiled(ctx, ws)
+}
+
+// compiled returns the workspace compiled, from the cache when it holds the version read.
+func (s *Service) compiled(ctx context.Context, ws *store.Workspace) (*workspace, error) {
+	id := ws.ID
 
 	s.mu.Lock()
 	cached := s.workspaces[id]
@@ -276,7 +291,7 @@ func checkWorkspace(req *WorkspaceRequest) (*config.Config, error) {
 // ensurePluginAssets imports the plugin's export into a workspace that lacks its fields, which every new workspace
 // does: without them an opt-out could be answered but not recorded.
 func (s *Service) ensurePluginAssets(ctx context.Context, id string) error {
-	w, err := s.workspace(ctx, id)
+	w, err := s.reload(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -328,15 +343,23 @@ func (s *Service) GetWorkspace(ctx context.Context, id string) (*WorkspaceView, 
 	return view, nil
 }
 
-// Authorize says whether the token is the workspace's own. The API checks the admin token itself.
-func (s *Service) Authorize(ctx context.Context, id string, token string) (bool, error) {
+// authorized is the key of the workspace that Authorize read, in the context of the request it let through.
+type authorized struct{}
+
+// Authorize says whether the token is the workspace's own. The API checks the admin token itself. The context it
+// returns carries the workspace as read, so that the request's work doesn't read it a second time; work that changes
+// the workspace reads it again afterwards (reload).
+func (s *Service) Authorize(ctx context.Context, id string, token string) (context.Context, bool, error) {
 	ws, err := s.store.GetWorkspace(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
+		return ctx, false, nil
 	} else if err != nil {
-		return false, storeError(err)
+		return ctx, false, storeError(err)
 	}
-	return ws.TokenHash != "" && subtle.ConstantTimeCompare([]byte(ws.TokenHash), []byte(hashToken(token))) == 1, nil
+	if ws.TokenHash == "" || subtle.ConstantTimeCompare([]byte(ws.TokenHash), []byte(hashToken(token))) != 1 {
+		return ctx, false, nil
+	}
+	return context.WithValue(ctx, authorized{}, ws), true, nil
 }
 
 // TokenWorkspace returns the workspace whose token it is, or "" when it is nobody's, so that the API can tell a
