@@ -1,0 +1,309 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/nyaruka/gocommon/urns"
+	"github.com/nyaruka/gocommon/uuids"
+	"github.com/nyaruka/goflow/assets"
+	"github.com/nyaruka/goflow/flows"
+
+	"github.com/optout-dev/optout/consent"
+	"github.com/optout-dev/optout/store"
+)
+
+// The groups a broadcast goes to: every contact seeded, and its first tenth.
+const (
+	allGroup   = "Customers"
+	tenthGroup = "Tenth"
+)
+
+// seedBatch is how many contacts a commit of the seeding writes.
+const seedBatch = 5000
+
+func runBroadcasts(ctx context.Context, r *run) error {
+	for _, t := range r.targets {
+		if err := r.broadcasts(ctx, t); err != nil {
+			return fmt.Errorf("%s: %w", t.name, err)
+		}
+	}
+	return nil
+}
+
+// audience is a seeded group: its UUID, and how many members it has and how many of them opted out.
+type audience struct {
+	name     string
+	uuid     assets.GroupUUID
+	members  int
+	optedOut int
+}
+
+func (r *run) broadcasts(ctx context.Context, t *target) error {
+	s, err := r.startServe(ctx, t)
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	ws, err := r.createWorkspace(ctx, s, "broadcasts", "")
+	if err != nil {
+		return err
+	}
+	all, tenth, err := r.seedGroups(ctx, t, ws)
+	if err != nil {
+		return fmt.Errorf("seeding the contacts: %w", err)
+	}
+	db, err := t.open(1)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	res := &Result{
+		Name: "broadcasts/" + t.name,
+		What: fmt.Sprintf("A dry run of a MARKETING template broadcast to a group of %d contacts, %d of them opted out, through "+
+			"POST /broadcasts of optout serve on %s: the time to its answer. Against one SQL pass through %s over the "+
+			"same group in the same database, in one transaction, that reads every member and writes its decision "+
+			"(skip for the opted out, send for the rest) as a broadcast recipient row. Peak RSS is optout serve's "+
+			"during the broadcast (VmHWM, reset before it).", all.members, all.optedOut, t.label, t.driverName()),
+		Measured: Side{Label: "optout serve, dry run", Unit: "s"},
+		Baseline: &Side{Label: "one SQL pass", Unit: "s"},
+		Target:   []Criterion{{ofRatio, "<=", 2}, {"peak RSS", "<=", 64}},
+		Notes: []string{"The contacts are seeded through the store package (store.Open and Commit of 5,000 contacts at a time), " +
+			"the data layer the service uses, each a copy of one of four contacts made through the API, with its UUID and URN " +
+			"changed: a million contacts through the API would take longer than the benchmarks."},
+	}
+	linear := &Result{
+		Name: "broadcasts/linearity/" + t.name,
+		What: fmt.Sprintf("The same dry run to the %d contacts of the group against one to its first tenth (%d contacts): "+
+			"the ratio of the times, which is 10 where time is linear in recipients.", all.members, tenth.members),
+		Measured: Side{Label: fmt.Sprintf("%d recipients", all.members), Unit: "s"},
+		Baseline: &Side{Label: fmt.Sprintf("%d recipients", tenth.members), Unit: "s"},
+		Target:   []Criterion{{ofRatio, "<=", 11}},
+	}
+
+	err = r.repeat(func(int) (bool, error) {
+		if err := s.resetPeak(); err != nil {
+			return false, err
+		}
+		whole, err := dryRun(ctx, ws, all)
+		if err != nil {
+			return false, err
+		}
+		_, peak, err := s.memory()
+		if err != nil {
+			return false, err
+		}
+		pass, err := onePass(ctx, db, ws.ID, all)
+		if err != nil {
+			return false, fmt.Errorf("the one pass: %w", err)
+		}
+		part, err := dryRun(ctx, ws, tenth)
+		if err != nil {
+			return false, err
+		}
+		res.pair(whole.Seconds(), pass.Seconds())
+		res.metric("peak RSS", "MiB").add(mib(peak))
+		linear.pair(whole.Seconds(), part.Seconds())
+		return false, nil
+	})
+	if err != nil {
+		return err
+	}
+	r.add(res)
+	r.add(linear)
+	return nil
+}
+
+// dryRun times a dry run of a MARKETING template broadcast to the group, and checks its counts.
+func dryRun(ctx context.Context, ws *workspace, group *audience) (time.Duration, error) {
+	var answer struct {
+		Total   int            `json:"total"`
+		Sent    int            `json:"sent"`
+		Skipped map[string]int `json:"skipped"`
+	}
+	body := map[string]any{"group": group.name, "template": map[string]string{"name": "promo", "category": "MARKETING"}, "dry_run": true}
+	started := time.Now()
+	if err := ws.call(ctx, "POST", ws.path("/broadcasts"), body, http.StatusOK, &answer); err != nil {
+		return 0, err
+	}
+	elapsed := time.Since(started)
+	if answer.Total != group.members || answer.Skipped["opted_out"] != group.optedOut || answer.Sent != group.members-group.optedOut {
+		return 0, fmt.Errorf("the broadcast to %s decided %d recipients, %d sent and %v skipped, not %d with %d opted out",
+			group.name, answer.Total, answer.Sent, answer.Skipped, group.members, group.optedOut)
+	}
+	return elapsed, nil
+}
+
+// The one pass: a broadcast's row, and every member's decision written from one read of the group.
+const (
+	sqlPassBroadcast = `
+INSERT INTO broadcasts (id, workspace, request, dry_run, created_on, sent, skipped, recipients, finished_on)
+     VALUES ($1, $2, NULL, FALSE, $3, 0, '{}', 0, NULL)`
+
+	sqlPassDecisions = `
+INSERT INTO broadcast_recipients (broadcast_id, seq, urn, decision, reason)
+     SELECT CAST($1 AS TEXT), ROW_NUMBER() OVER (ORDER BY c.id), c.urn,
+            CASE WHEN c.opt_status = CAST($4 AS TEXT) THEN 'skip' ELSE 'send' END,
+            CASE WHEN c.opt_status = CAST($4 AS TEXT) THEN 'opted_out' ELSE '' END
+       FROM contact_groups m
+       JOIN contacts c ON c.id = m.contact_id
+      WHERE m.workspace = $2 AND m.group_uuid = $3`
+
+	sqlPassCleanRecipients = `DELETE FROM broadcast_recipients WHERE broadcast_id = $1`
+	sqlPassCleanBroadcast  = `DELETE FROM broadcasts WHERE id = $1`
+)
+
+// onePass times the one pass over the group, checks that it wrote a decision for every member, and then deletes
+// what it wrote, untimed.
+func onePass(ctx context.Context, db *sql.DB, workspace string, group *audience) (time.Duration, error) {
+	id := string(uuids.NewV4())
+	started := time.Now()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, sqlPassBroadcast, id, workspace, time.Now().UnixMicro()); err != nil {
+		return 0, err
+	}
+	written, err := tx.ExecContext(ctx, sqlPassDecisions, id, workspace, string(group.uuid), string(consent.OptedOut))
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	elapsed := time.Since(started)
+
+	if n, err := written.RowsAffected(); err != nil || n != int64(group.members) {
+		return 0, fmt.Errorf("it wrote %d decisions for %d members (%v)", n, group.members, err)
+	}
+	for _, clean := range []string{sqlPassCleanRecipients, sqlPassCleanBroadcast} {
+		if _, err := db.ExecContext(ctx, clean, id); err != nil {
+			return 0, err
+		}
+	}
+	return elapsed, nil
+}
+
+// seedGroups fills the workspace with Options.Contacts contacts in the group allGroup, a tenth of them also in
+// tenthGroup, and one in ten of each opted out. Four are made through the API: a contact added to the groups, and
+// one that sent PARAR first, each in both groups and in the first only. The rest are copies of them written
+// through the store, with their UUIDs and URNs changed.
+func (r *run) seedGroups(ctx context.Context, t *target, ws *workspace) (all, tenth *audience, err error) {
+	all, tenth = &audience{name: allGroup}, &audience{name: tenthGroup}
+	for _, g := range []*audience{all, tenth} {
+		var view struct {
+			UUID assets.GroupUUID `json:"uuid"`
+		}
+		if err := ws.call(ctx, "POST", ws.path("/groups"), map[string]string{"name": g.name}, http.StatusCreated, &view); err != nil {
+			return nil, nil, err
+		}
+		g.uuid = view.UUID
+	}
+
+	const area = 11
+	n := r.opts.Contacts
+	// the four models: by whether they opted out, and whether they are in the tenth
+	models := [2][2]*store.Contact{}
+	for i, m := range []struct{ optedOut, inTenth bool }{{false, true}, {false, false}, {true, true}, {true, false}} {
+		urn := urnOf(area, i)
+		if m.optedOut {
+			msg := map[string]string{"uuid": string(uuids.NewV4()), "urn": urn, "text": "PARAR"}
+			if err := ws.call(ctx, "POST", ws.path("/messages"), msg, http.StatusOK, nil); err != nil {
+				return nil, nil, err
+			}
+		}
+		groups := []string{allGroup}
+		if m.inTenth {
+			groups = append(groups, tenthGroup)
+		}
+		for _, g := range groups {
+			if err := ws.call(ctx, "POST", ws.path("/groups/"+g+"/contacts"), map[string][]string{"urns": {urn}}, http.StatusOK, nil); err != nil {
+				return nil, nil, err
+			}
+		}
+		models[b2i(m.optedOut)][b2i(m.inTenth)] = &store.Contact{URN: urns.URN(urn)}
+	}
+
+	st, err := store.Open(ctx, t.dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer st.Close()
+	for _, pair := range models {
+		for _, m := range pair {
+			read, err := st.ContactByURN(ctx, ws.ID, m.URN)
+			if err != nil {
+				return nil, nil, err
+			}
+			*m = *read
+		}
+	}
+
+	count := func(i int, optedOut, inTenth bool) {
+		all.members++
+		if optedOut {
+			all.optedOut++
+		}
+		if inTenth {
+			tenth.members++
+			if optedOut {
+				tenth.optedOut++
+			}
+		}
+	}
+	count(0, false, true)
+	count(1, false, false)
+	count(2, true, true)
+	count(3, true, false)
+
+	started := time.Now()
+	batch := make([]*store.Contact, 0, seedBatch)
+	for i := 4; i < n; i++ {
+		optedOut, inTenth := i%10 == 0, i < n/10
+		batch = append(batch, copyContact(models[b2i(optedOut)][b2i(inTenth)], urns.URN(urnOf(area, i))))
+		count(i, optedOut, inTenth)
+		if len(batch) == seedBatch || i == n-1 {
+			if err := st.Commit(ctx, &store.Change{Workspace: ws.ID, Contacts: batch}); err != nil {
+				return nil, nil, err
+			}
+			batch = batch[:0]
+		}
+		if (i+1)%200_000 == 0 {
+			r.logf("%s: seeded %d contacts in %s", t.name, i+1, time.Since(started).Round(time.Second))
+		}
+	}
+	r.logf("%s: seeded %d contacts in %s", t.name, n, time.Since(started).Round(time.Second))
+	return all, tenth, nil
+}
+
+// copyContact is the model with another UUID and URN, in its columns and in goflow's JSON of it.
+func copyContact(model *store.Contact, urn urns.URN) *store.Contact {
+	c := *model
+	c.ID = 0
+	c.UUID = flows.ContactUUID(uuids.NewV4())
+	c.URN = urn
+	c.Data = bytes.ReplaceAll(model.Data, []byte(model.UUID), []byte(c.UUID))
+	c.Data = bytes.ReplaceAll(c.Data, []byte(path(model.URN)), []byte(path(urn)))
+	return &c
+}
+
+// path is the URN without its scheme: the number.
+func path(u urns.URN) string {
+	_, p, _ := strings.Cut(string(u), ":")
+	return p
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
