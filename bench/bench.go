@@ -238,9 +238,9 @@ func sizesFor(o Options) sizes {
 	if o.Short {
 		return sizes{
 			keywordTime: 50 * time.Millisecond,
-			warmup:      200 * time.Millisecond, window: time.Second, baselineWindow: 500 * time.Millisecond,
+			warmup:      100 * time.Millisecond, window: 500 * time.Millisecond, baselineWindow: 250 * time.Millisecond,
 			contactsPerConn: 4, concurrencies: []int{1, 16, 64},
-			profileMessages: 50, webhookEvents: 300, fairnessCap: 10 * time.Second, soakSample: time.Second,
+			profileMessages: 50, webhookEvents: 300, fairnessCap: 5 * time.Second, soakSample: time.Second,
 		}
 	}
 	return sizes{

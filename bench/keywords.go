@@ -213,6 +213,9 @@ func newStockSide() (*decider, error) {
 	return d, nil
 }
 
+// catalogLanguages are the languages of the default catalog's keywords, in the order the benchmarks list them.
+var catalogLanguages = []i18n.Language{"por", "spa", "eng", keywords.AnyLanguage}
+
 // switchFlow is an export of a flow made of one switch router on @input.text, with a has_only_phrase case for each
 // keyword of the default catalog, saving its result as a designer would, and the number of cases.
 func switchFlow() ([]byte, int) {
@@ -226,7 +229,7 @@ func switchFlow() ([]byte, int) {
 		intent   keywords.Intent
 		category string
 	}{{keywords.OptOut, optOutCategory}, {keywords.OptIn, optInCategory}} {
-		for _, lang := range []i18n.Language{"por", "spa", "eng", keywords.AnyLanguage} {
+		for _, lang := range catalogLanguages {
 			for _, word := range keywords.Default.Keywords(intent.intent)[lang] {
 				cases = append(cases, map[string]any{
 					"uuid": fmt.Sprintf("3c9d4e5f-6a7b-4c8d-9e0f-%012d", len(cases)), "type": "has_only_phrase",
@@ -295,8 +298,8 @@ func newTraffic(n int) *traffic {
 	rnd := rand.New(rand.NewPCG(10, 2026))
 	var words []string
 	for _, intent := range []keywords.Intent{keywords.OptOut, keywords.OptIn} {
-		for _, list := range keywords.Default.Keywords(intent) {
-			words = append(words, list...)
+		for _, lang := range catalogLanguages {
+			words = append(words, keywords.Default.Keywords(intent)[lang]...)
 		}
 	}
 

@@ -17,8 +17,8 @@ const soakGrowth = 1.1
 
 func runMemory(ctx context.Context, r *run) error {
 	type soak struct {
-		t      *target
-		s      *server
+		t       *target
+		s       *server
 		senders [2]*sender
 	}
 	var soaks []*soak

@@ -54,8 +54,8 @@ type sender struct {
 	bodies   [][]byte // the texts, as JSON strings
 
 	mu       sync.Mutex
-	next     map[int]int     // each client's next message, by client
-	optedOut map[int]bool    // each contact's status, by contact
+	next     map[int]int  // each client's next message, by client
+	optedOut map[int]bool // each contact's status, by contact
 	bufs     sync.Pool
 }
 
