@@ -247,6 +247,6 @@ func sizesFor(o Options) sizes {
 		keywordTime: time.Second,
 		warmup:      time.Second, window: 5 * time.Second, baselineWindow: 3 * time.Second,
 		contactsPerConn: 20, concurrencies: []int{1, 16, 64},
-		profileMessages: 500, webhookEvents: 20000, fairnessCap: time.Minute, soakSample: 10 * time.Second,
+		profileMessages: 500, webhookEvents: 10000, fairnessCap: 30 * time.Second, soakSample: 10 * time.Second,
 	}
 }

@@ -268,8 +268,11 @@ func TestLoad(t *testing.T) {
 	})
 	require.NoError(t, err)
 	assert.Equal(t, len(l.latencies), l.ops)
-	assert.InDelta(t, 4*100, l.ops, 4*100*0.6, "4 clients of about a thousand a second for 100 ms")
-	assert.GreaterOrEqual(t, percentile(l.latencies, 0.5), time.Millisecond)
+	assert.GreaterOrEqual(t, l.ops, 4, "each client finished one in the window")
+	assert.LessOrEqual(t, l.ops, 4*101, "none finished outside it")
+	for _, latency := range l.latencies {
+		assert.GreaterOrEqual(t, latency, time.Millisecond)
+	}
 
 	_, err = load(context.Background(), 4, 0, time.Minute, func(_ context.Context, conn int) error {
 		if conn == 2 {

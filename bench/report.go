@@ -199,8 +199,9 @@ func (rep *Report) Markdown() []byte {
 	b.WriteString("# Benchmarks\n\n")
 	fmt.Fprintf(&b, "Written by `optout bench` in %s mode on %s, in %s: %d repeats, each side of a ratio measured in turn "+
 		"with the other (A B A B ...) on the same data, in the same run. `optout serve` ran as its own process, driven "+
-		"over HTTP on loopback. See README.md (*Benchmarks*) for how to run it and what each benchmark measures.\n\n",
+		"over HTTP on loopback. Each benchmark's section below says what it measures.\n\n",
 		rep.Mode, rep.Started.Format("2006-01-02 15:04 UTC"), rep.Duration.Round(time.Second), rep.Repeats)
+	b.WriteString("Regenerate it with `optout bench`; `optout bench --short` runs every benchmark with the small sizes CI runs.\n\n")
 	if short {
 		b.WriteString("Short mode runs small sizes to check the harness: its figures say nothing of the targets, which it " +
 			"reports without judging.\n\n")
