@@ -290,7 +290,7 @@ func TestReceiver(t *testing.T) {
 	defer rc.close()
 
 	post := func(endpoint, body, signature string) int {
-		req, err := http.NewRequest("POST", rc.url(endpoint), strings.NewReader(body))
+		req, err := http.NewRequest("POST", rc.url(endpoint, "acme"), strings.NewReader(body))
 		require.NoError(t, err)
 		req.Header.Set("X-Optout-Signature", signature)
 		resp, err := http.DefaultClient.Do(req)
@@ -299,8 +299,8 @@ func TestReceiver(t *testing.T) {
 		return resp.StatusCode
 	}
 
-	reached := rc.expect(2)
-	arrived := rc.watch("msg-2")
+	reached := rc.expect("acme", 2)
+	arrived, _ := rc.watch("msg-2")
 	assert.Equal(t, http.StatusOK, post("ok", `{"msg_uuid":"msg-1"}`, webhook.Sign(webhookSecret, []byte(`{"msg_uuid":"msg-1"}`))))
 	assert.Equal(t, http.StatusUnauthorized, post("ok", `{"msg_uuid":"msg-2"}`, "sha256=00"))
 	select {
@@ -311,10 +311,12 @@ func TestReceiver(t *testing.T) {
 	assert.Equal(t, http.StatusOK, post("ok", `{"msg_uuid":"msg-2"}`, webhook.Sign(webhookSecret, []byte(`{"msg_uuid":"msg-2"}`))))
 	<-reached
 	<-arrived
-	count, first, last, bad := rc.tally()
+	count, first, last, bad := rc.tally("acme")
 	assert.Equal(t, 2, count)
 	assert.Equal(t, 1, bad)
 	assert.False(t, last.Before(first))
+	count, _, _, _ = rc.tally("another")
+	assert.Zero(t, count, "each workspace is counted apart")
 
 	answered := make(chan int)
 	go func() { answered <- post("hang", `{}`, "") }()

@@ -376,12 +376,12 @@ func copyContact(model *store.Contact, urn urns.URN) *store.Contact {
 	c.UUID = flows.ContactUUID(uuids.NewV4())
 	c.URN = urn
 	c.Data = bytes.ReplaceAll(model.Data, []byte(model.UUID), []byte(c.UUID))
-	c.Data = bytes.ReplaceAll(c.Data, []byte(path(model.URN)), []byte(path(urn)))
+	c.Data = bytes.ReplaceAll(c.Data, []byte(number(model.URN)), []byte(number(urn)))
 	return &c
 }
 
-// path is the URN without its scheme: the number.
-func path(u urns.URN) string {
+// number is the URN without its scheme.
+func number(u urns.URN) string {
 	_, p, _ := strings.Cut(string(u), ":")
 	return p
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -75,4 +76,26 @@ func each(ctx context.Context, conns, n int, fn func(ctx context.Context, conn, 
 	}
 	wg.Wait()
 	return context.Cause(ctx)
+}
+
+// waitFor waits until done is closed, for at most limit.
+func waitFor(ctx context.Context, done <-chan struct{}, limit time.Duration, what string) error {
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(limit):
+		return fmt.Errorf("waited %s for %s", limit, what)
+	}
+}
+
+// sleep waits for d, or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
 }

@@ -19,6 +19,7 @@ func runMemory(ctx context.Context, r *run) error {
 	type soak struct {
 		t       *target
 		s       *server
+		ws      *workspace
 		senders [2]*sender
 	}
 	var soaks []*soak
@@ -51,6 +52,7 @@ func runMemory(ctx context.Context, r *run) error {
 				"and imported a flow, 2 seconds after, with nothing to do.", t.label),
 			Measured: Side{Label: "idle optout serve", Unit: "MiB", Values: []float64{mib(rss)}},
 		})
+		sk.ws = ws
 		sk.senders = [2]*sender{newSender(ws, true, 23, r.sizes.contactsPerConn), newSender(ws, false, 33, r.sizes.contactsPerConn)}
 		for _, sd := range sk.senders {
 			if err := sd.prewarm(ctx, soakConns/2); err != nil {
@@ -76,6 +78,11 @@ func runMemory(ctx context.Context, r *run) error {
 			return fmt.Errorf("%s: %w", soaks[i].t.name, errs[i])
 		}
 		r.add(res)
+	}
+	for _, sk := range soaks {
+		if err := drain(ctx, sk.ws); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -51,7 +51,6 @@ type sender struct {
 	keywords bool
 	area     int
 	perConn  int
-	bodies   [][]byte // the texts, as JSON strings
 
 	mu       sync.Mutex
 	next     map[int]int  // each client's next message, by client
@@ -189,7 +188,7 @@ func (u *upserts) close(ctx context.Context) error {
 
 // messageWorkspace creates a workspace with a webhook to the receiver's /ok and the catch-all flow.
 func (r *run) messageWorkspace(ctx context.Context, s *server, prefix string) (*workspace, error) {
-	ws, err := r.createWorkspace(ctx, s, prefix, r.receiver.url("ok"))
+	ws, err := r.createWorkspace(ctx, s, prefix, "ok")
 	if err != nil {
 		return nil, err
 	}
@@ -282,7 +281,7 @@ func (r *run) messages(ctx context.Context, t *target) error {
 			r.add(results[sd])
 		}
 	}
-	return nil
+	return drain(ctx, ws)
 }
 
 // cpuNote says what the CPU metrics of a load are.

@@ -57,7 +57,7 @@ func (r *run) roundTrips(ctx context.Context, t *target) error {
 	}
 	const contacts = 20
 	keyword, flow := newSender(ws, true, 22, contacts), newSender(ws, false, 32, contacts)
-	delivered := r.receiver.expect(contacts)
+	delivered := r.receiver.expect(ws.ID, contacts)
 	for _, sd := range []*sender{keyword, flow} {
 		if err := sd.prewarm(ctx, 1); err != nil {
 			return err
@@ -106,7 +106,7 @@ func (r *run) roundTrips(ctx context.Context, t *target) error {
 	settled := func() error { return sleep(ctx, 200*time.Millisecond) }
 
 	err = r.repeat(func(int) (bool, error) {
-		delivered := r.receiver.expect(n)
+		delivered := r.receiver.expect(ws.ID, n)
 		kwPG, kwRedis, err := measure(keyword, func() error {
 			if err := waitFor(ctx, delivered, time.Minute, "the webhooks of the messages"); err != nil {
 				return err
@@ -140,7 +140,7 @@ func (r *run) roundTrips(ctx context.Context, t *target) error {
 	}
 	r.add(kw)
 	r.add(fl)
-	return nil
+	return drain(ctx, ws)
 }
 
 // hostPort is the host and port of a URL, with the default port when it has none.
@@ -163,26 +163,4 @@ func withHost(rawURL, addr string) string {
 	}
 	u.Host = addr
 	return u.String()
-}
-
-// waitFor waits until done is closed, for at most limit.
-func waitFor(ctx context.Context, done <-chan struct{}, limit time.Duration, what string) error {
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(limit):
-		return fmt.Errorf("waited %s for %s", limit, what)
-	}
-}
-
-// sleep waits for d, or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(d):
-		return nil
-	}
 }

@@ -220,17 +220,40 @@ type workspace struct {
 // webhookSecret signs every webhook of the workspaces the harness makes; the receiver checks it.
 const webhookSecret = "the-bench-webhook-secret"
 
-// createWorkspace creates a workspace with a token of its own and, when hook isn't empty, a webhook to it.
-func (r *run) createWorkspace(ctx context.Context, s *server, prefix, hook string) (*workspace, error) {
+// createWorkspace creates a workspace with a token of its own and, unless endpoint is empty, a webhook to that
+// endpoint of the receiver: ok, hang or slow.
+func (r *run) createWorkspace(ctx context.Context, s *server, prefix, endpoint string) (*workspace, error) {
 	id := prefix + "-" + randomToken()[:8]
 	body := map[string]any{"name": id, "token": "token-" + id}
-	if hook != "" {
-		body["webhook"] = map[string]string{"url": hook, "secret": webhookSecret}
+	if endpoint != "" {
+		body["webhook"] = map[string]string{"url": r.receiver.url(endpoint, id), "secret": webhookSecret}
 	}
 	if err := r.admin(s).call(ctx, "PUT", "/v1/workspaces/"+id, body, http.StatusCreated, nil); err != nil {
 		return nil, err
 	}
 	return &workspace{ID: id, client: &client{base: s.URL, token: "token-" + id, http: http.DefaultClient}}, nil
+}
+
+// drain waits until none of the workspace's webhook events is left to deliver, so that the next benchmark's
+// deliveries don't queue behind them, in this service or the next one on the same store.
+func drain(ctx context.Context, ws *workspace) error {
+	for started := time.Now(); ; {
+		var pending struct {
+			Results []any `json:"results"`
+		}
+		if err := ws.call(ctx, "GET", ws.path("/webhooks?status=pending&limit=1"), nil, http.StatusOK, &pending); err != nil {
+			return err
+		}
+		if len(pending.Results) == 0 {
+			return nil
+		}
+		if time.Since(started) > 5*time.Minute {
+			return fmt.Errorf("workspace %s still had webhook events to deliver after 5 minutes", ws.ID)
+		}
+		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+			return err
+		}
+	}
 }
 
 // path is the workspace's URL path with more after it.

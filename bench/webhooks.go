@@ -37,7 +37,7 @@ func (r *run) webhooks(ctx context.Context, t *target) error {
 		return err
 	}
 	defer s.stop()
-	ws, err := r.createWorkspace(ctx, s, "webhooks", r.receiver.url("ok"))
+	ws, err := r.createWorkspace(ctx, s, "webhooks", "ok")
 	if err != nil {
 		return err
 	}
@@ -68,20 +68,20 @@ func (r *run) webhooks(ctx context.Context, t *target) error {
 		if err != nil {
 			return false, err
 		}
-		reached := r.receiver.expect(n)
+		reached := r.receiver.expect(ws.ID, n)
 		if err := st.Commit(ctx, &store.Change{Workspace: ws.ID, Webhooks: events}); err != nil {
 			return false, err
 		}
-		worker, err := r.deliveryRate(ctx, reached, n)
+		worker, err := r.deliveryRate(ctx, ws, reached, n)
 		if err != nil {
 			return false, fmt.Errorf("the service's deliveries: %w", err)
 		}
 
-		reached = r.receiver.expect(n)
-		if err := plainLoop(ctx, r.receiver.url("ok"), events); err != nil {
+		reached = r.receiver.expect(ws.ID, n)
+		if err := plainLoop(ctx, r.receiver.url("ok", ws.ID), events); err != nil {
 			return false, err
 		}
-		loop, err := r.deliveryRate(ctx, reached, n)
+		loop, err := r.deliveryRate(ctx, ws, reached, n)
 		if err != nil {
 			return false, fmt.Errorf("the plain loop: %w", err)
 		}
@@ -113,12 +113,13 @@ func newEvents(ws *store.Workspace, n int) ([]*store.WebhookEvent, error) {
 	return events, nil
 }
 
-// deliveryRate waits for the n deliveries the receiver expects, and returns their rate from the first to the last.
-func (r *run) deliveryRate(ctx context.Context, reached <-chan struct{}, n int) (float64, error) {
+// deliveryRate waits for the n deliveries of the workspace the receiver expects, and returns their rate from the
+// first to the last.
+func (r *run) deliveryRate(ctx context.Context, ws *workspace, reached <-chan struct{}, n int) (float64, error) {
 	if err := waitFor(ctx, reached, max(2*time.Minute, time.Duration(n)*20*time.Millisecond), fmt.Sprintf("%d deliveries", n)); err != nil {
 		return 0, err
 	}
-	count, first, last, bad := r.receiver.tally()
+	count, first, last, bad := r.receiver.tally(ws.ID)
 	if bad > 0 {
 		return 0, fmt.Errorf("%d deliveries had a wrong signature", bad)
 	}
@@ -173,7 +174,7 @@ func (r *run) fairness(ctx context.Context, t *target) error {
 		return err
 	}
 	defer s.stop()
-	ok, err := r.createWorkspace(ctx, s, "fair-ok", r.receiver.url("ok"))
+	ok, err := r.createWorkspace(ctx, s, "fair-ok", "ok")
 	if err != nil {
 		return err
 	}
@@ -200,7 +201,7 @@ func (r *run) fairness(ctx context.Context, t *target) error {
 			if err != nil {
 				return false, err
 			}
-			stuck, err := r.createWorkspace(ctx, s, "fair-"+endpoint, r.receiver.url(endpoint))
+			stuck, err := r.createWorkspace(ctx, s, "fair-"+endpoint, endpoint)
 			if err != nil {
 				return false, err
 			}
@@ -238,7 +239,8 @@ func (r *run) fairness(ctx context.Context, t *target) error {
 // limit and true if it didn't arrive within it.
 func (r *run) eventDelay(ctx context.Context, sd *sender, limit time.Duration) (float64, bool, error) {
 	msg := string(uuids.NewV4())
-	arrived := r.receiver.watch(msg)
+	arrived, unwatch := r.receiver.watch(msg)
+	defer unwatch()
 	if err := sd.sendUUID(ctx, 0, msg); err != nil {
 		return 0, false, err
 	}
@@ -256,30 +258,20 @@ func (r *run) eventDelay(ctx context.Context, sd *sender, limit time.Duration) (
 // unstick points the stuck workspace's webhook at the receiver's /ok, answers what its endpoint holds, and waits
 // until its events and the other workspace's are all delivered, so that the next repeat starts with nothing queued.
 func (r *run) unstick(ctx context.Context, s *server, stuck, other *workspace) error {
-	body := map[string]any{"name": stuck.ID, "webhook": map[string]string{"url": r.receiver.url("ok"), "secret": webhookSecret}}
+	body := map[string]any{"name": stuck.ID, "webhook": map[string]string{"url": r.receiver.url("ok", stuck.ID), "secret": webhookSecret}}
 	if err := r.admin(s).call(ctx, "PUT", stuck.path(""), body, http.StatusOK, nil); err != nil {
 		return err
 	}
 	r.receiver.release()
-	for started := time.Now(); ; {
-		queued := r.receiver.holding.Load()
-		for _, ws := range []*workspace{stuck, other} {
-			var pending struct {
-				Results []any `json:"results"`
-			}
-			if err := ws.call(ctx, "GET", ws.path("/webhooks?status=pending&limit=1"), nil, http.StatusOK, &pending); err != nil {
-				return err
-			}
-			queued += int64(len(pending.Results))
-		}
-		if queued == 0 {
-			return nil
-		}
-		if time.Since(started) > 3*time.Minute {
-			return fmt.Errorf("webhook events were still pending 3 minutes after the stuck endpoint was fixed")
-		}
-		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+	for _, ws := range []*workspace{stuck, other} {
+		if err := drain(ctx, ws); err != nil {
 			return err
 		}
 	}
+	for r.receiver.holding.Load() > 0 {
+		if err := sleep(ctx, 10*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return nil
 }
