@@ -29,7 +29,7 @@ type Options struct {
 	DB      string   // PostgreSQL URL; a schema of the run's own is made in it and dropped after. Empty: no PostgreSQL benchmarks
 	Redis   string   // Redis URL, used beside PostgreSQL; empty: PostgreSQL alone
 	Binary  string   // the optout binary whose `optout serve`, `import-optouts` and `export-optouts` are measured
-	Only    []string // benchmarks to run, from Benchmarks; all when empty
+	Only    []string // benchmarks to run, of Benchmarks(); all when empty
 	Repeats int      // times each side is measured, in turn with the other; 3 (full) or 2 (short) when 0
 	Out     string   // file the Markdown report is written to; none when empty
 
@@ -40,23 +40,29 @@ type Options struct {
 	Soak time.Duration
 }
 
-// Benchmarks are the names Options.Only takes, in the order they run.
-var Benchmarks = []string{"keywords", "messages", "roundtrips", "webhooks", "fairness", "broadcasts", "optouts", "memory"}
+// benchmarks are what Options.Only names, in the order they run: each runs its benchmarks on every store and adds
+// their results to the report.
+var benchmarks = []struct {
+	name string
+	run  func(ctx context.Context, r *run) error
+}{
+	{"keywords", runKeywords},
+	{"messages", runMessages},
+	{"roundtrips", runRoundTrips},
+	{"webhooks", runWebhooks},
+	{"fairness", runFairness},
+	{"broadcasts", runBroadcasts},
+	{"optouts", runOptOuts},
+	{"memory", runMemory},
+}
 
-// family runs one of Benchmarks, adding its results to the report.
-type family func(ctx context.Context, r *run) error
-
-func families() map[string]family {
-	return map[string]family{
-		"keywords":   runKeywords,
-		"messages":   runMessages,
-		"roundtrips": runRoundTrips,
-		"webhooks":   runWebhooks,
-		"fairness":   runFairness,
-		"broadcasts": runBroadcasts,
-		"optouts":    runOptOuts,
-		"memory":     runMemory,
+// Benchmarks returns the names Options.Only takes, in the order they run.
+func Benchmarks() []string {
+	names := make([]string, len(benchmarks))
+	for i, b := range benchmarks {
+		names[i] = b.name
 	}
+	return names
 }
 
 // Run runs the benchmarks, logging progress to out, and writes the report to opts.Out. A benchmark that fails is
@@ -101,23 +107,22 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Report, error) {
 	}
 	defer r.receiver.close()
 
-	all := families()
-	for _, name := range Benchmarks {
-		if len(opts.Only) > 0 && !slices.Contains(opts.Only, name) {
+	for _, b := range benchmarks {
+		if len(opts.Only) > 0 && !slices.Contains(opts.Only, b.name) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
 			return r.report, err
 		}
 		started := time.Now()
-		r.logf("== %s", name)
-		if err := all[name](ctx, r); err != nil {
+		r.logf("== %s", b.name)
+		if err := b.run(ctx, r); err != nil {
 			if ctx.Err() != nil {
 				return r.report, ctx.Err()
 			}
-			r.fail(name, err)
+			r.fail(b.name, err)
 		}
-		r.logf("== %s done in %s", name, time.Since(started).Round(time.Second))
+		r.logf("== %s done in %s", b.name, time.Since(started).Round(time.Second))
 	}
 	r.report.Duration = time.Since(r.report.Started)
 
@@ -140,8 +145,8 @@ func (o *Options) check() error {
 		errs = append(errs, fmt.Errorf("binary: %s is not an executable file", o.Binary))
 	}
 	for _, name := range o.Only {
-		if !slices.Contains(Benchmarks, name) {
-			errs = append(errs, fmt.Errorf("only: %q is not a benchmark: give some of %s", name, strings.Join(Benchmarks, ", ")))
+		if !slices.Contains(Benchmarks(), name) {
+			errs = append(errs, fmt.Errorf("only: %q is not a benchmark: give some of %s", name, strings.Join(Benchmarks(), ", ")))
 		}
 	}
 	if o.Repeats < 0 {

@@ -58,7 +58,7 @@ func (r *run) broadcasts(ctx context.Context, t *target) error {
 	if err != nil {
 		return fmt.Errorf("seeding the contacts: %w", err)
 	}
-	db, err := t.open(1)
+	db, err := t.open()
 	if err != nil {
 		return err
 	}
@@ -360,7 +360,7 @@ func (r *run) seedGroups(ctx context.Context, t *target, ws *workspace) (all, te
 }
 
 func analyze(ctx context.Context, t *target) error {
-	db, err := t.open(1)
+	db, err := t.open()
 	if err != nil {
 		return err
 	}

@@ -150,7 +150,7 @@ const (
 )
 
 func newUpserts(ctx context.Context, t *target, conns, perConn int) (*upserts, error) {
-	db, err := t.open(conns)
+	db, err := t.open()
 	if err != nil {
 		return nil, err
 	}
@@ -243,8 +243,8 @@ func (r *run) messages(ctx context.Context, t *target) error {
 				Name: fmt.Sprintf("messages/%s/%s/c%d", kind, t.name, conns),
 				What: fmt.Sprintf("POST /messages to optout serve on %s from %d clients, each writing to %d contacts of its own: %s. "+
 					"Against single-row upsert transactions (BEGIN, INSERT ... ON CONFLICT DO UPDATE, COMMIT) through %s to the same "+
-					"database from as many clients, each to as many rows. The service's rate counts the answers that came in the "+
-					"%s window after %s of warm-up.", t.label, conns, r.sizes.contactsPerConn, what, t.driverName(), r.sizes.window, r.sizes.warmup),
+					"database from as many clients, each to as many rows, with the store's pool of %d connections. The service's rate counts the answers that came in the "+
+					"%s window after %s of warm-up.", t.label, conns, r.sizes.contactsPerConn, what, t.driverName(), t.pool, r.sizes.window, r.sizes.warmup),
 				Measured: Side{Label: "optout serve", Unit: "msg/s"},
 				Baseline: &Side{Label: t.driverName() + " upserts", Unit: "txn/s"},
 			}

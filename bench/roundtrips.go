@@ -67,7 +67,7 @@ func (r *run) roundTrips(ctx context.Context, t *target) error {
 		return err
 	}
 
-	upserts, err := newUpserts(ctx, &target{driver: "postgres", sqlDSN: withHost(t.sqlDSN, db.addr())}, 1, contacts)
+	upserts, err := newUpserts(ctx, &target{driver: "postgres", sqlDSN: withHost(t.sqlDSN, db.addr()), pool: 1}, 1, contacts)
 	if err != nil {
 		return err
 	}

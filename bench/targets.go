@@ -17,6 +17,7 @@ type target struct {
 	dsn    string   // as store.Open takes it
 	driver string   // the database/sql driver the store uses
 	sqlDSN string   // what the baselines open with it: the store's database, with the store's settings
+	pool   int      // the store's connections at most (store/db.go), which the baselines keep to as well
 	redis  string   // the Redis beside it, if any
 	drop   func() error
 }
@@ -46,6 +47,7 @@ func openTargets(ctx context.Context, o Options, dir string) ([]*target, error) 
 		dsn:    data,
 		driver: "sqlite",
 		sqlDSN: "file:" + filepath.Join(data, "optout.db") + sqliteSettings,
+		pool:   8,
 		drop:   func() error { return nil }, // dir goes with the run's
 	})
 	return targets, nil
@@ -86,6 +88,7 @@ func postgresTarget(ctx context.Context, base, redis string) (*target, error) {
 		dsn:    u.String(),
 		driver: "postgres",
 		sqlDSN: u.String(),
+		pool:   20,
 		redis:  redis,
 		drop: func() error {
 			db, err := sql.Open("postgres", base)
@@ -104,14 +107,15 @@ func postgresTarget(ctx context.Context, base, redis string) (*target, error) {
 	return t, nil
 }
 
-// open opens the target's database through the store's driver, for a baseline of conns connections.
-func (t *target) open(conns int) (*sql.DB, error) {
+// open opens the target's database through the store's driver, with the store's pool of connections: clients
+// beyond it queue for one, as the service's requests do, rather than contend for the database's locks.
+func (t *target) open() (*sql.DB, error) {
 	db, err := sql.Open(t.driver, t.sqlDSN)
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(conns)
-	db.SetMaxIdleConns(conns)
+	db.SetMaxOpenConns(t.pool)
+	db.SetMaxIdleConns(t.pool)
 	return db, nil
 }
 
