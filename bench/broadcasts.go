@@ -69,11 +69,11 @@ func (r *run) broadcasts(ctx context.Context, t *target) error {
 		"changed: a million contacts through the API would take longer than the benchmarks."
 	dry := &Result{
 		Name: "broadcasts/" + t.name,
-		What: fmt.Sprintf("A dry run of a MARKETING template broadcast to a group of %d contacts, %d of them opted out, through "+
+		What: fmt.Sprintf("A dry run of a MARKETING template broadcast to a group of %s contacts, %s of them opted out, through "+
 			"POST /broadcasts of optout serve on %s: the time to its answer. Against one SQL pass through %s over the "+
 			"same group in the same database, in one transaction, that reads every member and writes its decision "+
 			"(skip for the opted out, send for the rest) as a broadcast recipient row. Peak RSS is optout serve's "+
-			"during the broadcast (VmHWM, reset before it).", all.members, all.optedOut, t.label, t.driverName()),
+			"during the broadcast (VmHWM, reset before it).", count(all.members), count(all.optedOut), t.label, t.driverName()),
 		Measured: Side{Label: "optout serve, dry run", Unit: "s"},
 		Baseline: &Side{Label: "one SQL pass", Unit: "s"},
 		Target:   []Criterion{{ofRatio, "<=", 2}, {"peak RSS", "<=", 64}},
@@ -82,9 +82,9 @@ func (r *run) broadcasts(ctx context.Context, t *target) error {
 	send := &Result{
 		Name: "broadcasts/send/" + t.name,
 		What: fmt.Sprintf("The same broadcast sent, not a dry run: optout serve records every recipient's decision and queues "+
-			"the message of every one it may go to (%d). Against one SQL pass, in one transaction, that reads the group "+
+			"the message of every one it may go to (%s). Against one SQL pass, in one transaction, that reads the group "+
 			"and writes every decision as a broadcast recipient row and every message as an outbox row. What both wrote "+
-			"is deleted after each repeat, untimed.", all.members-all.optedOut),
+			"is deleted after each repeat, untimed.", count(all.members-all.optedOut)),
 		Measured: Side{Label: "optout serve, sent", Unit: "s"},
 		Baseline: &Side{Label: "one SQL pass", Unit: "s"},
 		Target:   []Criterion{{ofRatio, "<=", 2}, {"peak RSS", "<=", 64}},
@@ -92,10 +92,10 @@ func (r *run) broadcasts(ctx context.Context, t *target) error {
 	}
 	linear := &Result{
 		Name: "broadcasts/linearity/" + t.name,
-		What: fmt.Sprintf("The dry run to the %d contacts of the group against one to its first tenth (%d contacts): "+
-			"the ratio of the times, which is 10 where time is linear in recipients.", all.members, tenth.members),
-		Measured: Side{Label: fmt.Sprintf("%d recipients", all.members), Unit: "s"},
-		Baseline: &Side{Label: fmt.Sprintf("%d recipients", tenth.members), Unit: "s"},
+		What: fmt.Sprintf("The dry run to the %s contacts of the group against one to its first tenth (%s contacts): "+
+			"the ratio of the times, which is 10 where time is linear in recipients.", count(all.members), count(tenth.members)),
+		Measured: Side{Label: count(all.members) + " recipients", Unit: "s"},
+		Baseline: &Side{Label: count(tenth.members) + " recipients", Unit: "s"},
 		Target:   []Criterion{{ofRatio, "<=", 11}},
 	}
 
@@ -314,7 +314,7 @@ func (r *run) seedGroups(ctx context.Context, t *target, ws *workspace) (all, te
 		}
 	}
 
-	count := func(optedOut, inTenth bool) {
+	tallyMember := func(optedOut, inTenth bool) {
 		all.members++
 		if optedOut {
 			all.optedOut++
@@ -326,17 +326,17 @@ func (r *run) seedGroups(ctx context.Context, t *target, ws *workspace) (all, te
 			}
 		}
 	}
-	count(false, true)
-	count(false, false)
-	count(true, true)
-	count(true, false)
+	tallyMember(false, true)
+	tallyMember(false, false)
+	tallyMember(true, true)
+	tallyMember(true, false)
 
 	started := time.Now()
 	batch := make([]*store.Contact, 0, seedBatch)
 	for i := 4; i < n; i++ {
 		optedOut, inTenth := i%10 == 0, i < n/10
 		batch = append(batch, copyContact(models[b2i(optedOut)][b2i(inTenth)], urns.URN(urnOf(area, i))))
-		count(optedOut, inTenth)
+		tallyMember(optedOut, inTenth)
 		if len(batch) == seedBatch || i == n-1 {
 			if err := st.Commit(ctx, &store.Change{Workspace: ws.ID, Contacts: batch}); err != nil {
 				return nil, nil, err

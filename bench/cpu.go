@@ -29,7 +29,8 @@ type cpuShares struct {
 	seconds                         float64 // of serve's CPU time
 }
 
-// others are the cores busy with anything else: work on the machine that is no part of the benchmark, and skews it.
+// others are the cores busy with anything else: the kernel's own work, which no process is charged with, and work
+// on the machine that is no part of the benchmark, and skews it.
 func (c cpuShares) others() float64 {
 	return max(0, c.busy-c.serve-c.db-c.redis-c.harness)
 }

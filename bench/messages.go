@@ -286,8 +286,8 @@ func (r *run) messages(ctx context.Context, t *target) error {
 
 // cpuNote says what the CPU metrics of a load are.
 const cpuNote = "CPU metrics are cores in use over the window, of the machine's: all of them busy, then optout serve, " +
-	"PostgreSQL's processes, Redis and the harness (the load's clients) each, and the rest: other work on the machine, " +
-	"which skews the figures; serve CPU per message is its CPU time over " +
+	"PostgreSQL's processes, Redis and the harness (the load's clients) each, and the rest: the kernel's own work " +
+	"(interrupts, the loopback network) and anything else running on the machine, which skews the figures; serve CPU per message is its CPU time over " +
 	"the messages answered in the window. Peak RSS is optout serve's over the window (VmHWM, reset before it)."
 
 // measureMessages measures the service's rate of one kind of message from conns clients, adds the load's latencies,

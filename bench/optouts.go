@@ -54,16 +54,16 @@ func (r *run) optOuts(ctx context.Context, t *target, good, bad string) error {
 	n := r.opts.Contacts
 	imports := &Result{
 		Name: "optouts/import/" + t.name,
-		What: fmt.Sprintf("`optout import-optouts` of a CSV list of %d new numbers into a workspace of %s, as a process: its "+
+		What: fmt.Sprintf("`optout import-optouts` of a CSV list of %s new numbers into a workspace of %s, as a process: its "+
 			"peak RSS (its VmHWM, read from /proc while it runs). All or nothing: the same list with "+
-			"one bad row at its end must be refused, with exit code 1, and leave the workspace without a contact.", n, t.label),
+			"one bad row at its end must be refused, with exit code 1, and leave the workspace without a contact.", count(n), t.label),
 		Measured: Side{Label: "import-optouts peak RSS", Unit: "MiB"},
 		Target:   []Criterion{{ofMeasured, "<=", listLimit}, {"all or nothing", ">=", 1}},
 	}
 	exports := &Result{
 		Name: "optouts/export/" + t.name,
-		What: fmt.Sprintf("`optout export-optouts --output FILE` of the %d opted-out contacts the import made, as a "+
-			"process: its peak RSS, and that the file has every one.", n),
+		What: fmt.Sprintf("`optout export-optouts --output FILE` of the %s opted-out contacts the import made, as a "+
+			"process: its peak RSS, and that the file has every one.", count(n)),
 		Measured: Side{Label: "export-optouts peak RSS", Unit: "MiB"},
 		Target:   []Criterion{{ofMeasured, "<=", listLimit}},
 	}

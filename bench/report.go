@@ -312,6 +312,9 @@ func num(v float64) string {
 	return strconv.FormatFloat(v, 'f', digits, 64)
 }
 
+// count writes a count with its thousands separated by commas.
+func count(n int) string { return num(float64(n)) }
+
 // cell keeps text from breaking a Markdown table.
 func cell(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)

@@ -54,11 +54,11 @@ func (r *run) webhooks(ctx context.Context, t *target) error {
 	n := r.sizes.webhookEvents
 	res := &Result{
 		Name: "webhooks/" + t.name,
-		What: fmt.Sprintf("Deliveries a second of %d webhook events (opt-outs of as many contacts) to a receiver on loopback "+
+		What: fmt.Sprintf("Deliveries a second of %s webhook events (opt-outs of as many contacts) to a receiver on loopback "+
 			"that checks each signature, by optout serve's worker on %s (%d deliveries at once), the events committed "+
 			"to its store in one transaction; against a plain loop of the same POSTs (the same bodies, signed the same "+
 			"way) from %d goroutines of one process to the same receiver. Both rates run from the first delivery the "+
-			"receiver got to the last.", n, t.label, webhookWorkers, webhookWorkers),
+			"receiver got to the last.", count(n), t.label, webhookWorkers, webhookWorkers),
 		Measured: Side{Label: "optout serve's worker", Unit: "deliveries/s"},
 		Baseline: &Side{Label: "plain loop", Unit: "deliveries/s"},
 		Target:   []Criterion{{ofRatio, ">=", 0.5}},
