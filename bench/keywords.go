@@ -127,10 +127,7 @@ type decider struct {
 
 // messages makes the texts messages of the decider's contact, on the fixture WhatsApp channel.
 func (d *decider) messages(texts []string) []*events.MsgReceived {
-	var channel *assets.ChannelReference
-	if ch := d.sa.Channels().Get(d.channel); ch != nil {
-		channel = ch.Reference()
-	}
+	channel := d.sa.Channels().Get(d.channel).Reference()
 	msgs := make([]*events.MsgReceived, len(texts))
 	for i, text := range texts {
 		msgs[i] = events.NewMsgReceived(flows.NewMsgIn(urns.URN("whatsapp:5511987650001"), channel, text, nil, ""), "")
@@ -140,12 +137,7 @@ func (d *decider) messages(texts []string) []*events.MsgReceived {
 
 // newInterceptorSide is the plugin: the interceptor in front of a workspace with the default configuration.
 func newInterceptorSide() (*decider, error) {
-	exp := &export.Export{}
-	extra, err := fixtures.Extra(exp)
-	if err != nil {
-		return nil, err
-	}
-	src, err := exp.Source(extra)
+	src, channel, err := withFixtures(&export.Export{})
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +151,7 @@ func newInterceptorSide() (*decider, error) {
 		return nil, err
 	}
 	ic := engine.NewInterceptor(engine.NewBuilder().Build())
-	d := &decider{sa: sa, env: env, contact: contact, channel: fixtureChannel(extra)}
+	d := &decider{sa: sa, env: env, contact: contact, channel: channel}
 	d.decide = func(m *events.MsgReceived) error {
 		_, err := ic.Intercept(context.Background(), sa, env, contact, m)
 		return err
@@ -167,18 +159,26 @@ func newInterceptorSide() (*decider, error) {
 	return d, nil
 }
 
-// fixtureChannel is the UUID of the WhatsApp channel of the fixture assets.
-func fixtureChannel(extra json.RawMessage) assets.ChannelUUID {
+// withFixtures is the asset source of the export with the fixture assets it lacks, and the UUID of their WhatsApp
+// channel, which messages arrive on.
+func withFixtures(exp *export.Export) (assets.Source, assets.ChannelUUID, error) {
+	extra, err := fixtures.Extra(exp)
+	if err != nil {
+		return nil, "", err
+	}
+	src, err := exp.Source(extra)
+	if err != nil {
+		return nil, "", err
+	}
 	var doc struct {
 		Channels []struct {
 			UUID assets.ChannelUUID `json:"uuid"`
 		} `json:"channels"`
 	}
-	json.Unmarshal(extra, &doc)
-	if len(doc.Channels) == 0 {
-		return ""
+	if err := json.Unmarshal(extra, &doc); err != nil || len(doc.Channels) == 0 {
+		return nil, "", fmt.Errorf("the fixture assets have no channel (%v)", err)
 	}
-	return doc.Channels[0].UUID
+	return src, doc.Channels[0].UUID, nil
 }
 
 // newStockSide is what a platform without the plugin does: goflow's own engine starts a flow for the message, whose
@@ -189,11 +189,7 @@ func newStockSide() (*decider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the switch router's flow: %w", err)
 	}
-	extra, err := fixtures.Extra(exp)
-	if err != nil {
-		return nil, err
-	}
-	src, err := exp.Source(extra)
+	src, channel, err := withFixtures(exp)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +201,7 @@ func newStockSide() (*decider, error) {
 	ref := assets.NewFlowReference(exp.Flows[0].UUID, exp.Flows[0].Name)
 	contact := flows.NewEmptyContact(sa, "Ana", "por", nil)
 	eng := goflow.NewBuilder().Build()
-	d := &decider{sa: sa, env: env, contact: contact, channel: fixtureChannel(extra), cases: cases}
+	d := &decider{sa: sa, env: env, contact: contact, channel: channel, cases: cases}
 	d.decide = func(m *events.MsgReceived) error {
 		_, _, err := eng.NewSession(context.Background(), sa, env, contact, triggers.NewBuilder(ref).MsgReceived(m).Build(), nil)
 		return err
