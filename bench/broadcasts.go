@@ -73,7 +73,7 @@ func (r *run) broadcasts(ctx context.Context, t *target) error {
 			"POST /broadcasts of optout serve on %s: the time to its answer. Against one SQL pass through %s over the "+
 			"same group in the same database, in one transaction, that reads every member and writes its decision "+
 			"(skip for the opted out, send for the rest) as a broadcast recipient row. Peak RSS is optout serve's "+
-			"during the broadcast (VmHWM, reset before it).", count(all.members), count(all.optedOut), t.label, t.driverName()),
+			"during the broadcast (VmHWM, reset before it).", count(all.members), count(all.optedOut), t.label, t.driver),
 		Measured: Side{Label: "optout serve, dry run", Unit: "s"},
 		Baseline: &Side{Label: "one SQL pass", Unit: "s"},
 		Target:   []Criterion{{ofRatio, "<=", 2}, {"peak RSS", "<=", 64}},
@@ -351,7 +351,7 @@ func (r *run) seedGroups(ctx context.Context, t *target, ws *workspace) (all, te
 
 	// PostgreSQL's autovacuum analyzes tables after a bulk load like this one, when it gets to them: the benchmark
 	// doesn't wait for it to, so that its plans are the ones the service gets in the steady state, whatever the timing
-	if t.driver == "postgres" {
+	if t.name == "postgres" {
 		if err := analyze(ctx, t); err != nil {
 			return nil, nil, err
 		}

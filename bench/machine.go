@@ -13,8 +13,7 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
-	_ "github.com/lib/pq"  // the driver the store uses for PostgreSQL
-	_ "modernc.org/sqlite" // and for the embedded store
+	"github.com/optout-dev/optout/store"
 )
 
 // Machine is what the figures were measured on.
@@ -110,7 +109,7 @@ func sqliteVersion(ctx context.Context) (string, error) {
 }
 
 func postgresVersion(ctx context.Context, dsn string) (string, error) {
-	db, err := sql.Open("postgres", dsn)
+	db, _, err := store.OpenSQL(dsn)
 	if err != nil {
 		return "", err
 	}

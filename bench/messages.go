@@ -155,7 +155,7 @@ func newUpserts(ctx context.Context, t *target, conns, perConn int) (*upserts, e
 		return nil, err
 	}
 	create := sqlCreateUpsertsPostgres
-	if t.driver == "sqlite" {
+	if t.name == "embedded" {
 		create = sqlCreateUpsertsSQLite
 	}
 	if _, err := db.ExecContext(ctx, create); err != nil {
@@ -244,9 +244,9 @@ func (r *run) messages(ctx context.Context, t *target) error {
 				What: fmt.Sprintf("POST /messages to optout serve on %s from %d clients, each writing to %d contacts of its own: %s. "+
 					"Against single-row upsert transactions (BEGIN, INSERT ... ON CONFLICT DO UPDATE, COMMIT) through %s to the same "+
 					"database from as many clients, each to as many rows, with the store's pool of %d connections. The service's rate counts the answers that came in the "+
-					"%s window after %s of warm-up.", t.label, conns, r.sizes.contactsPerConn, what, t.driverName(), t.pool, r.sizes.window, r.sizes.warmup),
+					"%s window after %s of warm-up.", t.label, conns, r.sizes.contactsPerConn, what, t.driver, t.pool, r.sizes.window, r.sizes.warmup),
 				Measured: Side{Label: "optout serve", Unit: "msg/s"},
-				Baseline: &Side{Label: t.driverName() + " upserts", Unit: "txn/s"},
+				Baseline: &Side{Label: t.driver + " upserts", Unit: "txn/s"},
 			}
 			if conns == 16 {
 				res.Target = []Criterion{{ofRatio, ">=", 0.5}, {"p99", "<=", 50}}

@@ -12,7 +12,7 @@ import (
 // between a service of its own and them: the first thing to know of a rate held back by waiting on the network.
 func runRoundTrips(ctx context.Context, r *run) error {
 	for _, t := range r.targets {
-		if t.driver != "postgres" {
+		if t.name != "postgres" {
 			continue // the embedded store is in process: it makes no round trips
 		}
 		if err := r.roundTrips(ctx, t); err != nil {
@@ -67,7 +67,7 @@ func (r *run) roundTrips(ctx context.Context, t *target) error {
 		return err
 	}
 
-	upserts, err := newUpserts(ctx, &target{driver: "postgres", sqlDSN: withHost(t.sqlDSN, db.addr()), pool: 1}, 1, contacts)
+	upserts, err := newUpserts(ctx, &target{name: t.name, dsn: withHost(t.dsn, db.addr())}, 1, contacts)
 	if err != nil {
 		return err
 	}
@@ -79,11 +79,11 @@ func (r *run) roundTrips(ctx context.Context, t *target) error {
 			Name: "roundtrips/" + kind + "/" + t.name,
 			What: fmt.Sprintf("Round trips to PostgreSQL per %s message, sent one at a time (%d a repeat), counted by a proxy "+
 				"between optout serve and PostgreSQL (and Redis): a round trip is the client writing after the server "+
-				"answered. %s Against a single-row upsert transaction through lib/pq and the same proxy. The service's "+
+				"answered. %s Against a single-row upsert transaction through the store's driver and the same proxy. The service's "+
 				"background work in the same seconds (claiming webhooks, looking for campaign events) is counted with it.",
 				kind, n, what),
 			Measured: Side{Label: "optout serve, PostgreSQL", Unit: "round trips/msg"},
-			Baseline: &Side{Label: "lib/pq upsert", Unit: "round trips/txn"},
+			Baseline: &Side{Label: "upsert", Unit: "round trips/txn"},
 		}
 	}
 	kw := newResult("keyword", "Each is a change whose webhook is delivered, and the delivery's round trips are counted too, "+

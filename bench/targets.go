@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+
+	"github.com/optout-dev/optout/store"
 )
 
 // target is a store `optout serve` runs on, with what the baselines need to reach the same database through the
@@ -15,18 +17,11 @@ type target struct {
 	label  string   // for the report
 	env    []string // the settings of `optout serve` and of the opt-out list commands
 	dsn    string   // as store.Open takes it
-	driver string   // the database/sql driver the store uses
-	sqlDSN string   // what the baselines open with it: the store's database, with the store's settings
-	pool   int      // the store's connections at most (store/db.go), which the baselines keep to as well
+	driver string   // the Go package of the store's driver, which the baselines use too
+	pool   int      // the store's connections at most, which the baselines keep to as well
 	redis  string   // the Redis beside it, if any
 	drop   func() error
 }
-
-// sqliteSettings are the embedded store's (store/db.go): WAL, a write lock taken when a transaction begins, a busy
-// timeout, and a commit that waits for the disk. The baselines use them, so that a transaction costs what the
-// store's cost.
-const sqliteSettings = "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
-	"&_pragma=foreign_keys(1)&_txlock=immediate"
 
 // openTargets makes PostgreSQL's target, in a schema of the run's own, when o.DB is given, and the embedded store's,
 // in dir. The embedded store comes last.
@@ -41,15 +36,20 @@ func openTargets(ctx context.Context, o Options, dir string) ([]*target, error) 
 	}
 	data := filepath.Join(dir, "embedded")
 	targets = append(targets, &target{
-		name:   "embedded",
-		label:  "the embedded store (SQLite)",
-		env:    []string{"OPTOUT_DATA_DIR=" + data},
-		dsn:    data,
-		driver: "sqlite",
-		sqlDSN: "file:" + filepath.Join(data, "optout.db") + sqliteSettings,
-		pool:   8,
-		drop:   func() error { return nil }, // dir goes with the run's
+		name:  "embedded",
+		label: "the embedded store (SQLite)",
+		env:   []string{"OPTOUT_DATA_DIR=" + data},
+		dsn:   data,
+		drop:  func() error { return nil }, // dir goes with the run's
 	})
+	for _, t := range targets {
+		db, err := t.open()
+		if err != nil {
+			return nil, err
+		}
+		t.pool = db.Stats().MaxOpenConnections
+		db.Close()
+	}
 	return targets, nil
 }
 
@@ -63,7 +63,7 @@ func closeTargets(targets []*target) {
 // target whose URL has its search_path set to it, as the tests make theirs (internal/testenv).
 func postgresTarget(ctx context.Context, base, redis string) (*target, error) {
 	schema := "bench_" + randomToken()[:16]
-	db, err := sql.Open("postgres", base)
+	db, _, err := store.OpenSQL(base)
 	if err != nil {
 		return nil, err
 	}
@@ -82,16 +82,13 @@ func postgresTarget(ctx context.Context, base, redis string) (*target, error) {
 	u.RawQuery = q.Encode()
 
 	t := &target{
-		name:   "postgres",
-		label:  "PostgreSQL",
-		env:    []string{"OPTOUT_DB=" + u.String()},
-		dsn:    u.String(),
-		driver: "postgres",
-		sqlDSN: u.String(),
-		pool:   20,
-		redis:  redis,
+		name:  "postgres",
+		label: "PostgreSQL",
+		env:   []string{"OPTOUT_DB=" + u.String()},
+		dsn:   u.String(),
+		redis: redis,
 		drop: func() error {
-			db, err := sql.Open("postgres", base)
+			db, _, err := store.OpenSQL(base)
 			if err != nil {
 				return err
 			}
@@ -107,19 +104,11 @@ func postgresTarget(ctx context.Context, base, redis string) (*target, error) {
 	return t, nil
 }
 
-// open opens the target's database through the store's driver, with the store's pool of connections: clients
-// beyond it queue for one, as the service's requests do, rather than contend for the database's locks.
+// open opens the target's database as the store does, through its driver with its settings and its pool of
+// connections: clients beyond the pool queue for one, as the service's requests do, rather than contend for the
+// database's locks.
 func (t *target) open() (*sql.DB, error) {
-	db, err := sql.Open(t.driver, t.sqlDSN)
-	if err != nil {
-		return nil, err
-	}
-	db.SetMaxOpenConns(t.pool)
-	db.SetMaxIdleConns(t.pool)
-	return db, nil
-}
-
-// driverName is the Go package of the target's driver, for the report.
-func (t *target) driverName() string {
-	return map[string]string{"postgres": "lib/pq", "sqlite": "modernc.org/sqlite"}[t.driver]
+	db, driver, err := store.OpenSQL(t.dsn)
+	t.driver = driver
+	return db, err
 }

@@ -98,24 +98,15 @@ func CheckPostgresURL(dsn string) error {
 }
 
 func openPostgres(ctx context.Context, dsn string) (Store, error) {
-	db, err := sql.Open(postgresDialect.driver, dsn)
+	db, err := postgresPool(dsn, postgresMaxConns)
 	if err != nil {
-		return nil, fmt.Errorf("opening postgres: %w", err)
+		return nil, err
 	}
-	db.SetMaxOpenConns(postgresMaxConns)
-	db.SetMaxIdleConns(postgresMaxConns)
-	db.SetConnMaxIdleTime(postgresMaxIdleTime)
-	db.SetConnMaxLifetime(postgresMaxLifetime)
-
-	lockDB, err := sql.Open(postgresDialect.driver, dsn)
+	lockDB, err := postgresPool(dsn, postgresMaxLockConns)
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("opening postgres: %w", err)
+		return nil, err
 	}
-	lockDB.SetMaxOpenConns(postgresMaxLockConns)
-	lockDB.SetMaxIdleConns(postgresMaxLockConns)
-	lockDB.SetConnMaxIdleTime(postgresMaxIdleTime)
-	lockDB.SetConnMaxLifetime(postgresMaxLifetime)
 
 	s := &store{db: db, dialect: postgresDialect, lockDB: lockDB}
 	s.committer = newGroupCommitter(postgresCommitters, s.commitChanges)
@@ -126,16 +117,26 @@ func openPostgres(ctx context.Context, dsn string) (Store, error) {
 	return s, nil
 }
 
+func postgresPool(dsn string, conns int) (*sql.DB, error) {
+	db, err := sql.Open(postgresDialect.driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening postgres: %w", err)
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxIdleTime(postgresMaxIdleTime)
+	db.SetConnMaxLifetime(postgresMaxLifetime)
+	return db, nil
+}
+
 func openSQLite(ctx context.Context, dir string) (Store, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("opening sqlite: %w", err)
 	}
-	db, err := sql.Open(sqliteDialect.driver, filepath.Join(dir, sqliteFile)+sqliteOptions)
+	db, err := sqlitePool(dir)
 	if err != nil {
-		return nil, fmt.Errorf("opening sqlite: %w", err)
+		return nil, err
 	}
-	db.SetMaxOpenConns(sqliteMaxConns)
-	db.SetMaxIdleConns(sqliteMaxConns)
 
 	s := &store{db: db, dialect: sqliteDialect}
 	s.committer = newGroupCommitter(1, s.commitChanges)
@@ -144,6 +145,28 @@ func openSQLite(ctx context.Context, dir string) (Store, error) {
 		return nil, fmt.Errorf("opening sqlite in %s: %w", dir, err)
 	}
 	return s, nil
+}
+
+func sqlitePool(dir string) (*sql.DB, error) {
+	db, err := sql.Open(sqliteDialect.driver, filepath.Join(dir, sqliteFile)+sqliteOptions)
+	if err != nil {
+		return nil, fmt.Errorf("opening sqlite: %w", err)
+	}
+	db.SetMaxOpenConns(sqliteMaxConns)
+	db.SetMaxIdleConns(sqliteMaxConns)
+	return db, nil
+}
+
+// OpenSQL opens the database of the store that Open(dsn) opens, through the store's driver, with its settings and
+// its pool of connections, but not the store: for measuring what the database does alone against what the store
+// does with it (optout bench). It returns the Go package of the driver. The database must exist, as Open made it.
+func OpenSQL(dsn string) (*sql.DB, string, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		db, err := postgresPool(dsn, postgresMaxConns)
+		return db, "github.com/jackc/pgx/v5", err
+	}
+	db, err := sqlitePool(dsn)
+	return db, "modernc.org/sqlite", err
 }
 
 func (s *store) Close() error {

@@ -32,10 +32,11 @@ func newRootCommand() *cobra.Command {
 		newImportContactsCommand(),
 		newImportOptOutsCommand(),
 		newExportOptOutsCommand(),
+		newBenchCommand(),
 		newVersionCommand(),
 	)
 	root.Long = "optout is the opt-out plugin's one binary: it checks messages against the keyword catalog, chats with\n" +
-		"a flow in the terminal, validates flow exports, runs the service, and moves opt-out lists in and out of it."
+		"a flow in the terminal, validates flow exports, runs the service, moves opt-out lists in and out of it, and measures it."
 	root.Version = versions()
 	root.SetVersionTemplate("{{.Version}}")
 	root.SetFlagErrorFunc(flagError)
