@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -44,6 +45,21 @@ func (s *Service) loadContact(ctx context.Context, w *workspace, urn urns.URN, n
 		return nil, time.Time{}, storeError(err)
 	}
 	return s.contactOf(w, rec, urn, name)
+}
+
+// loadForMessage is loadContact for work that must be done once however often it is asked for: a message, or a
+// request with a UUID of its own. It reads, in the same query, the answer the work was given if it was done already,
+// and then there is no contact to work on.
+func (s *Service) loadForMessage(ctx context.Context, w *workspace, urn urns.URN, name string, msg flows.InputUUID) (*flows.Contact, time.Time, json.RawMessage, error) {
+	rec, answer, err := s.store.MessageContact(ctx, w.ID, urn, msg)
+	if err != nil {
+		return nil, time.Time{}, nil, storeError(err)
+	}
+	if answer != nil {
+		return nil, time.Time{}, answer, nil
+	}
+	contact, lastInbound, err := s.contactOf(w, rec, urn, name)
+	return contact, lastInbound, nil, err
 }
 
 // contactOf reads a stored contact into goflow, or creates one for the URN when rec is nil, for work that read its

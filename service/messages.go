@@ -140,13 +140,14 @@ func (s *Service) handleMessage(ctx context.Context, w *workspace, m *incoming) 
 	}
 	defer unlock()
 
-	if response, err := s.store.ProcessedMessage(ctx, w.ID, m.uuid); err == nil {
-		return readResult(response)
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return nil, storeError(err)
+	contact, lastInbound, answer, err := s.loadForMessage(ctx, w, m.urn, m.name, m.uuid)
+	if err != nil {
+		return nil, err
+	} else if answer != nil {
+		return readResult(answer)
 	}
 
-	c, result, err := s.handle(ctx, w, m)
+	c, result, err := s.handle(ctx, w, m, contact, lastInbound)
 	if err != nil {
 		return nil, err
 	}
@@ -177,12 +178,8 @@ func readResult(response []byte) (*MessageResult, error) {
 	return result, nil
 }
 
-// handle works out everything the message changes, without writing any of it.
-func (s *Service) handle(ctx context.Context, w *workspace, m *incoming) (*contactChange, *MessageResult, error) {
-	contact, lastInbound, err := s.loadContact(ctx, w, m.urn, m.name)
-	if err != nil {
-		return nil, nil, err
-	}
+// handle works out everything the message changes for its contact, without writing any of it.
+func (s *Service) handle(ctx context.Context, w *workspace, m *incoming, contact *flows.Contact, lastInbound time.Time) (*contactChange, *MessageResult, error) {
 	if contact.Name() == "" && m.name != "" {
 		contact.SetName(m.name)
 	}

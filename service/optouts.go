@@ -65,17 +65,11 @@ func (s *Service) SetConsent(ctx context.Context, workspaceID string, rawURN str
 		return nil, storeError(err)
 	}
 	defer unlock()
-	if answerKey != "" {
-		if answer, err := s.store.ProcessedMessage(ctx, w.ID, flows.InputUUID(answerKey)); err == nil {
-			return readContactView(answer)
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return nil, storeError(err)
-		}
-	}
-
-	contact, lastInbound, err := s.loadContact(ctx, w, urn, "")
+	contact, lastInbound, answer, err := s.loadForMessage(ctx, w, urn, "", flows.InputUUID(answerKey))
 	if err != nil {
 		return nil, err
+	} else if answer != nil {
+		return readContactView(answer)
 	}
 	c := s.begin(w, contact, lastInbound, engine.OriginReply)
 	c.msgUUID = flows.InputUUID(req.MsgUUID)

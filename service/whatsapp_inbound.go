@@ -372,14 +372,8 @@ func (s *Service) signal(ctx context.Context, w *workspace, rawURN, name string,
 		return storeError(err)
 	}
 	defer unlock()
-	if _, err := s.store.ProcessedMessage(ctx, w.ID, processed); err == nil {
-		return nil
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return storeError(err)
-	}
-
-	contact, lastInbound, err := s.loadContact(ctx, w, urn, name)
-	if err != nil {
+	contact, lastInbound, answer, err := s.loadForMessage(ctx, w, urn, name, processed)
+	if err != nil || answer != nil {
 		return err
 	}
 	c := s.begin(w, contact, lastInbound, engine.OriginReply)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/nyaruka/gocommon/i18n"
 	"github.com/nyaruka/gocommon/urns"
 	"github.com/nyaruka/goflow/assets"
 	"github.com/nyaruka/goflow/flows"
@@ -19,14 +20,37 @@ import (
 const contactColumns = `c.id, c.uuid, c.urn, c.name, c.language, c.opt_status, c.opt_changed_on, c.last_inbound_on, c.data, c.created_on,
        (SELECT string_agg(g.group_uuid, ',' ORDER BY g.group_uuid) FROM contact_groups g WHERE g.contact_id = c.id)`
 
-// scanContact reads a contact from contactColumns. Its groups are sorted by UUID.
+// contactRow is a row of contactColumns as it is scanned: the columns that can't be NULL in a contact are NULL in a
+// LEFT JOIN that found none.
+type contactRow struct {
+	id                                sql.Null[int64]
+	uuid, urn, name, language, status sql.Null[string]
+	c                                 Contact
+}
+
+func (r *contactRow) dests() []any {
+	return []any{&r.id, &r.uuid, &r.urn, &r.name, &r.language, &r.status, scanTime(&r.c.OptChangedOn),
+		scanTime(&r.c.LastInboundOn), scanJSON(&r.c.Data), scanTime(&r.c.CreatedOn), scanStrings(&r.c.Groups)}
+}
+
+// contact is the contact scanned, nil for none. Its groups are sorted by UUID.
+func (r *contactRow) contact() *Contact {
+	if !r.id.Valid {
+		return nil
+	}
+	c := &r.c
+	c.ID, c.UUID, c.URN, c.Name = r.id.V, flows.ContactUUID(r.uuid.V), urns.URN(r.urn.V), r.name.V
+	c.Language, c.OptStatus = i18n.Language(r.language.V), consent.Status(r.status.V)
+	return c
+}
+
+// scanContact reads a contact from contactColumns.
 func scanContact(row rowScanner) (*Contact, error) {
-	c := &Contact{}
-	err := row.Scan(
-		&c.ID, &c.UUID, &c.URN, &c.Name, &c.Language, &c.OptStatus, scanTime(&c.OptChangedOn), scanTime(&c.LastInboundOn),
-		scanJSON(&c.Data), scanTime(&c.CreatedOn), scanStrings(&c.Groups),
-	)
-	return c, err
+	var r contactRow
+	if err := row.Scan(r.dests()...); err != nil {
+		return nil, err
+	}
+	return r.contact(), nil
 }
 
 const sqlSelectContactByURN = `SELECT ` + contactColumns + ` FROM contacts c WHERE c.workspace = $1 AND c.urn = $2`
@@ -102,6 +126,27 @@ func (s *store) WaitingSession(ctx context.Context, workspace string, contact fl
 		return nil, fmt.Errorf("reading session of contact %s: %w", contact, err)
 	}
 	return ss, nil
+}
+
+// Both joins are on unique keys, so the query has one row, whether or not either finds anything. A message recorded
+// without an answer (one of WhatsApp's notifications) reads as the JSON null, which tells it from none recorded.
+const sqlSelectMessageContact = `
+SELECT CASE WHEN p.msg_uuid IS NOT NULL THEN COALESCE(p.response, 'null') END, ` + contactColumns + `
+  FROM (SELECT 1) AS one
+  LEFT JOIN processed_messages p ON p.workspace = $1 AND p.msg_uuid = $3
+  LEFT JOIN contacts c ON c.workspace = $1 AND c.urn = $2`
+
+func (s *store) MessageContact(ctx context.Context, workspace string, urn urns.URN, msg flows.InputUUID) (*Contact, json.RawMessage, error) {
+	var answer json.RawMessage
+	var r contactRow
+	err := s.db.QueryRowContext(ctx, sqlSelectMessageContact, workspace, urn, msg).Scan(append([]any{scanJSON(&answer)}, r.dests()...)...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading message %s and contact %s: %w", msg, urn, err)
+	}
+	if answer != nil {
+		return nil, answer, nil
+	}
+	return r.contact(), nil, nil
 }
 
 const sqlSelectProcessedMessage = `SELECT response FROM processed_messages WHERE workspace = $1 AND msg_uuid = $2`

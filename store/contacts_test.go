@@ -265,3 +265,55 @@ func TestSessions(t *testing.T) {
 		}
 	})
 }
+
+// TestMessageContact: one query reads whether a message was processed, and if not its contact, in each of the four
+// cases.
+func TestMessageContact(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store) {
+		createWorkspace(t, s, "acme")
+		createWorkspace(t, s, "other")
+		ana := newContact("whatsapp:5511999990001", consent.OptedOut, optedOutGroup)
+		done := flows.InputUUID("0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0")
+		commit(t, s, optOutChange("acme", ana, done))
+		fresh := flows.InputUUID("7a6b5c4d-3e2f-4a1b-8c9d-0e1f2a3b4c5d")
+
+		// a new message from a contact the workspace knows
+		contact, answer, err := s.MessageContact(t.Context(), "acme", ana.URN, fresh)
+		require.NoError(t, err)
+		assert.Nil(t, answer)
+		require.NotNil(t, contact)
+		assertContact(t, ana, contact)
+
+		// from one it doesn't, here or in another workspace
+		for _, ws := range []string{"acme", "other"} {
+			urn := map[string]urns.URN{"acme": "whatsapp:5511999990002", "other": ana.URN}[ws]
+			contact, answer, err = s.MessageContact(t.Context(), ws, urn, fresh)
+			require.NoError(t, err)
+			assert.Nil(t, answer)
+			assert.Nil(t, contact, ws)
+		}
+
+		// a message processed already: its answer, whoever sends it
+		for _, urn := range []urns.URN{ana.URN, "whatsapp:5511999990002"} {
+			contact, answer, err = s.MessageContact(t.Context(), "acme", urn, done)
+			require.NoError(t, err)
+			assert.JSONEq(t, `{"handled": true, "reply": "Seu pedido para sair da conversa foi atendido."}`, string(answer))
+			assert.Nil(t, contact)
+		}
+
+		// one recorded without an answer, as WhatsApp's notifications are, was processed all the same
+		silent := optOutChange("acme", ana, "whatsapp:wamid.HBgLNTUxMTk5OTk5MDAwMRUCABIYFjNFQjBDNzdGMkQ1")
+		silent.Message.Response = nil
+		commit(t, s, silent)
+		contact, answer, err = s.MessageContact(t.Context(), "acme", ana.URN, silent.Message.UUID)
+		require.NoError(t, err)
+		assert.Equal(t, "null", string(answer))
+		assert.Nil(t, contact)
+
+		// no UUID at all: never processed
+		contact, answer, err = s.MessageContact(t.Context(), "acme", ana.URN, "")
+		require.NoError(t, err)
+		assert.Nil(t, answer)
+		assert.NotNil(t, contact)
+	})
+}

@@ -111,6 +111,10 @@ type Store interface {
 
 	// ProcessedMessage returns the answer given to the message with the UUID, or ErrNotFound if it wasn't processed.
 	ProcessedMessage(ctx context.Context, workspace string, msg flows.InputUUID) (json.RawMessage, error)
+	// MessageContact reads what handling a message needs, in one query: the answer the message with the UUID was
+	// given, if it was processed already, and otherwise the contact with the URN, nil when the workspace doesn't know
+	// it. A UUID that is empty was never processed.
+	MessageContact(ctx context.Context, workspace string, urn urns.URN, msg flows.InputUUID) (*Contact, json.RawMessage, error)
 
 	// Commit writes a change in one transaction. A change for a message that was already processed, or for a
 	// campaign event that already fired for the contact, writes nothing and returns ErrConflict. Everything is written
