@@ -411,6 +411,52 @@ func TestWhatsAppMarketingLimit(t *testing.T) {
 	assert.Len(t, e.graph.Requests(), 4)
 }
 
+// A failure Meta reports in a status webhook, after it took the message, is applied as the same failure in its answer
+// to the send is: 131047 fails the message and closes the window, 131026 fails it, 131049 puts it off by a day.
+func TestWhatsAppFailedStatuses(t *testing.T) {
+	tcs := []struct {
+		failure graphtest.Failure
+		status  store.OutboxStatus
+		reason  string
+	}{
+		{graphtest.Reengagement, store.OutboxFailed, "window_closed"},
+		{graphtest.Undeliverable, store.OutboxFailed, service.ReasonUndeliverable},
+		{graphtest.MarketingLimit, store.OutboxQueued, ""},
+	}
+	for _, tc := range tcs {
+		t.Run(fmt.Sprint(tc.failure.Code), func(t *testing.T) {
+			e := newWhatsApp(t, `"templates": {"promo": "MARKETING"}`)
+			e.run()
+			ana := "whatsapp:5511987650001"
+			e.notify(graphtest.Text{Sender: e.sender("5511987650001"), Body: "Oi"})
+			e.await(func() bool {
+				c, err := e.svc.Contact(e.ctx, "acme", ana)
+				return err == nil && !c.LastInboundOn.IsZero()
+			}, "Ana wrote")
+			e.broadcast(`{"urns": ["` + ana + `"], "template": {"name": "promo"}}`)
+			e.await(func() bool { return len(e.graph.Accepted()) == 1 }, "the template sent")
+			req := e.graph.Accepted()[0]
+			id := e.outbox()[0].ID
+			e.awaitStatus(id, store.OutboxAccepted)
+
+			failed := graphtest.Failed(req.WAMID, "5511987650001", tc.failure)
+			failed.At, failed.CallbackData = e.clock(), req.Message.CallbackData
+			e.notify(failed)
+			out := e.awaitStatus(id, tc.status)
+			assert.Equal(t, tc.reason, out.Reason)
+			assert.Contains(t, out.Error, fmt.Sprint(tc.failure.Code))
+			assert.Equal(t, "", e.status(ana), "no consent change")
+
+			b := e.broadcast(`{"urns": ["` + ana + `"], "text": "Oferta!", "dry_run": true}`)
+			if tc.failure == graphtest.Reengagement {
+				assert.Equal(t, 1, b.Skipped["window_closed"], "the window was closed in fact")
+			} else {
+				assert.Equal(t, 0, b.Skipped["window_closed"], "Ana wrote a moment ago")
+			}
+		})
+	}
+}
+
 // 429s and 5xx are retried with backoff, until Meta takes the message; other 4xx are not.
 func TestWhatsAppRetries(t *testing.T) {
 	e := newWhatsApp(t)
