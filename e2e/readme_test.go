@@ -74,6 +74,7 @@ func TestREADME(t *testing.T) {
 	for _, want := range []string{
 		`"intent":"opt_out","language":"por","handled":true`,
 		`{"changed":2,"unchanged":0,"new_contacts":1}`,
+		`{"changed":0,"unchanged":1,"new_contacts":0}`,
 		`"dry_run":true,"sent":1,"skipped":{"opted_out":1,"window_closed":0},"total":2`,
 		`"dry_run":false,"sent":0,"skipped":{"opted_out":1,"window_closed":1},"total":2`,
 		`{"redis":"not configured","store":"ok"}`,
