@@ -215,36 +215,50 @@ func TestSecurity(t *testing.T) {
 		assert.Equal(t, float64(1), jsonPath(body, "skipped", "opted_out"), "its member opted out and the template is marketing")
 	})
 
-	// Nothing a sender controls may block an opt-out: a NUL, which PostgreSQL refuses in text, is cleaned from names
-	// and from a message's text, and refused with a 422 naming the field elsewhere, on either store alike.
 	t.Run("control characters", func(t *testing.T) {
-		status, body := acmeClient.do("POST", "/v1/workspaces/"+acme+"/messages", map[string]string{"uuid": string(uuids.NewV4()),
-			"urn": "whatsapp:5511987650010", "text": "PA\x00RAR\x07", "name": "Ana\x00 da\x1b Silva\n"})
-		require.Equal(t, http.StatusOK, status, body)
-		assert.Equal(t, "opt_out", jsonPath(body, "intent"))
-		assert.Equal(t, "opted_out", jsonPath(body, "contact", "opt_status"))
-		assert.Equal(t, "Ana da Silva", jsonPath(body, "contact", "name"))
-
-		status, body = admin.do("PUT", "/v1/workspaces/"+acme, map[string]any{"name": "Acme\x00 Lojas"})
-		require.Equal(t, http.StatusOK, status, body)
-		assert.Equal(t, "Acme Lojas", jsonPath(body, "name"))
-
-		for _, tc := range []struct {
-			method, path, field string
-			body                any
-		}{
-			{"POST", "/v1/workspaces/" + acme + "/broadcasts", "text", map[string]any{"urns": []string{"whatsapp:5511987650010"}, "text": "Olá\x00"}},
-			{"POST", "/v1/workspaces/" + acme + "/broadcasts", "template.name", map[string]any{"urns": []string{"whatsapp:5511987650010"}, "template": map[string]string{"name": "promo\x00"}}},
-			{"POST", "/v1/workspaces/" + acme + "/broadcasts", "group", map[string]any{"group": "VIP\x00", "text": "hi"}},
-			{"PUT", "/v1/workspaces/" + acme, "group", map[string]any{"group": "Opted\x00Out"}},
-			{"PUT", "/v1/workspaces/" + acme, "replies.opt_out.texts.por", map[string]any{"replies": map[string]any{"opt_out": map[string]any{"texts": map[string]string{"por": "Tchau\x00"}}}}},
-			{"PUT", "/v1/workspaces/" + acme, "keywords.opt_out.add.por", map[string]any{"keywords": map[string]any{"opt_out": map[string]any{"add": map[string][]string{"por": {"fim\x00"}}}}}},
-			{"PUT", "/v1/workspaces/" + acme, "templates", map[string]any{"templates": map[string]string{"promo\x00": "MARKETING"}}},
-			{"PUT", "/v1/workspaces/" + acme, "webhook.secret", map[string]any{"webhook": map[string]string{"url": receiver.URL(), "secret": "a-long-secret-with\x00-nul"}}},
-		} {
-			status, body := admin.do(tc.method, tc.path, tc.body)
-			assert.Equal(t, http.StatusUnprocessableEntity, status, "%s %s %v: %s", tc.method, tc.path, tc.body, body)
-			assert.True(t, strings.HasPrefix(jsonPath(body, "error").(string), tc.field+": "), "%s: %s", tc.field, body)
-		}
+		checkControlCharacters(t, admin, acmeClient, acme, receiver.URL())
 	})
+}
+
+// TestControlCharactersEmbedded checks on the embedded store what TestSecurity checks on PostgreSQL, which refuses a
+// NUL in text where SQLite keeps it: the service cleans or refuses such text before either sees it.
+func TestControlCharactersEmbedded(t *testing.T) {
+	receiver := newReceiver(t)
+	srv := testenv.StartServe(t, serveEnv(map[string]string{"OPTOUT_DATA_DIR": t.TempDir()}))
+	admin := &client{t: t, base: srv.URL, token: adminToken}
+	acme, acmeClient := setup(t, admin, receiver.URL())
+	checkControlCharacters(t, admin, acmeClient, acme, receiver.URL())
+}
+
+// checkControlCharacters checks that nothing a sender controls may block an opt-out: a NUL, which PostgreSQL refuses
+// in text, is cleaned from names and from a message's text, and refused with a 422 naming the field elsewhere.
+func checkControlCharacters(t *testing.T, admin, acmeClient *client, acme, receiverURL string) {
+	status, body := acmeClient.do("POST", "/v1/workspaces/"+acme+"/messages", map[string]string{"uuid": string(uuids.NewV4()),
+		"urn": "whatsapp:5511987650010", "text": "PA\x00RAR\x07", "name": "Ana\x00 da\x1b Silva\n"})
+	require.Equal(t, http.StatusOK, status, body)
+	assert.Equal(t, "opt_out", jsonPath(body, "intent"))
+	assert.Equal(t, "opted_out", jsonPath(body, "contact", "opt_status"))
+	assert.Equal(t, "Ana da Silva", jsonPath(body, "contact", "name"))
+
+	status, body = admin.do("PUT", "/v1/workspaces/"+acme, map[string]any{"name": "Acme\x00 Lojas"})
+	require.Equal(t, http.StatusOK, status, body)
+	assert.Equal(t, "Acme Lojas", jsonPath(body, "name"))
+
+	for _, tc := range []struct {
+		method, path, field string
+		body                any
+	}{
+		{"POST", "/v1/workspaces/" + acme + "/broadcasts", "text", map[string]any{"urns": []string{"whatsapp:5511987650010"}, "text": "Olá\x00"}},
+		{"POST", "/v1/workspaces/" + acme + "/broadcasts", "template.name", map[string]any{"urns": []string{"whatsapp:5511987650010"}, "template": map[string]string{"name": "promo\x00"}}},
+		{"POST", "/v1/workspaces/" + acme + "/broadcasts", "group", map[string]any{"group": "VIP\x00", "text": "hi"}},
+		{"PUT", "/v1/workspaces/" + acme, "group", map[string]any{"group": "Opted\x00Out"}},
+		{"PUT", "/v1/workspaces/" + acme, "replies.opt_out.texts.por", map[string]any{"replies": map[string]any{"opt_out": map[string]any{"texts": map[string]string{"por": "Tchau\x00"}}}}},
+		{"PUT", "/v1/workspaces/" + acme, "keywords.opt_out.add.por", map[string]any{"keywords": map[string]any{"opt_out": map[string]any{"add": map[string][]string{"por": {"fim\x00"}}}}}},
+		{"PUT", "/v1/workspaces/" + acme, "templates", map[string]any{"templates": map[string]string{"promo\x00": "MARKETING"}}},
+		{"PUT", "/v1/workspaces/" + acme, "webhook.secret", map[string]any{"webhook": map[string]string{"url": receiverURL, "secret": "a-long-secret-with\x00-nul"}}},
+	} {
+		status, body := admin.do(tc.method, tc.path, tc.body)
+		assert.Equal(t, http.StatusUnprocessableEntity, status, "%s %s %v: %s", tc.method, tc.path, tc.body, body)
+		assert.True(t, strings.HasPrefix(jsonPath(body, "error").(string), tc.field+": "), "%s: %s", tc.field, body)
+	}
 }
