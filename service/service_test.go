@@ -41,20 +41,24 @@ func newEnv(t *testing.T) *env {
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	coord, err := cluster.New("", st, log)
-	require.NoError(t, err)
-	t.Cleanup(func() { coord.Close() })
-
 	e := &env{t: t, ctx: ctx, store: st, now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
 
 	// goflow dates waits and field changes by its own clock, which has to agree with the service's
 	dates.SetNowFunc(e.clock)
 	t.Cleanup(func() { dates.SetNowFunc(time.Now) })
-	e.svc = service.New(service.Options{
-		Store: st, Cluster: coord, Policy: &webhook.Policy{AllowPrivate: true}, Metrics: &metrics.Registry{}, Log: log, Now: e.clock,
-	})
+	e.svc = e.newService()
 	return e
+}
+
+// newService is a service over the env's store, as a process started on it would be: with nothing in memory.
+func (e *env) newService() *service.Service {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	coord, err := cluster.New("", e.store, log)
+	require.NoError(e.t, err)
+	e.t.Cleanup(func() { coord.Close() })
+	return service.New(service.Options{
+		Store: e.store, Cluster: coord, Policy: &webhook.Policy{AllowPrivate: true}, Metrics: &metrics.Registry{}, Log: log, Now: e.clock,
+	})
 }
 
 func (e *env) clock() time.Time {

@@ -262,6 +262,24 @@ func TestWhatsAppKeyword(t *testing.T) {
 	assert.Len(t, e.outbox(), 1)
 }
 
+// What Meta delivered is kept before it is acted on: a process that stops in between, having answered Meta, leaves it
+// for the next one, which acts on it once.
+func TestWhatsAppKeptBeforeActedOn(t *testing.T) {
+	e := newWhatsApp(t)
+	ana := "whatsapp:5511987650001"
+	assert.Equal(t, 1, e.notify(graphtest.Text{Sender: e.sender("5511987650001"), Body: "PARAR"}))
+	time.Sleep(50 * time.Millisecond)
+	assert.Equal(t, "none", e.status(ana), "no worker ran")
+
+	e.svc = e.newService() // the process that kept it is gone
+	e.run()
+	e.await(func() bool { return e.status(ana) == "opted_out" }, "the opt-out")
+	e.await(func() bool { return len(e.graph.Accepted()) == 1 }, "the reply sent")
+	time.Sleep(50 * time.Millisecond)
+	assert.Len(t, e.events("acme", ana), 1)
+	assert.Len(t, e.outbox(), 1)
+}
+
 // A button whose payload or label is a keyword is one, with the source button; Meta's marketing opt-out button is one
 // by default.
 func TestWhatsAppButtons(t *testing.T) {
@@ -447,12 +465,14 @@ func TestWhatsAppFailedStatuses(t *testing.T) {
 			assert.Contains(t, out.Error, fmt.Sprint(tc.failure.Code))
 			assert.Equal(t, "", e.status(ana), "no consent change")
 
-			b := e.broadcast(`{"urns": ["` + ana + `"], "text": "Oferta!", "dry_run": true}`)
 			if tc.failure == graphtest.Reengagement {
-				assert.Equal(t, 1, b.Skipped["window_closed"], "the window was closed in fact")
-			} else {
-				assert.Equal(t, 0, b.Skipped["window_closed"], "Ana wrote a moment ago")
+				e.await(func() bool {
+					c, err := e.svc.Contact(e.ctx, "acme", ana)
+					return err == nil && !c.LastInboundOn.After(e.clock().Add(-24*time.Hour))
+				}, "the window closed, as it was in fact")
 			}
+			b := e.broadcast(`{"urns": ["` + ana + `"], "text": "Oferta!", "dry_run": true}`)
+			assert.Equal(t, tc.failure == graphtest.Reengagement, b.Skipped["window_closed"] == 1, "the window is closed after 131047 only: Ana wrote a moment ago")
 		})
 	}
 }
