@@ -458,6 +458,7 @@ func TestLogs(t *testing.T) {
 	call(t, srv, "PUT", "/v1/workspaces/acme", admin, `{}`)
 	call(t, srv, "POST", "/v1/workspaces/acme/broadcasts", admin, `{"urns": ["whatsapp:5511987650001"], "text": "hi"}`)
 	call(t, srv, "POST", "/v1/workspaces/acme/broadcasts", admin, `{"urns": ["nope"], "text": "hi"}`)
+	call(t, srv, "POST", "/v1/workspaces/acme/import", admin, string(largeExport(t, 1)))
 
 	var lines []map[string]any
 	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
@@ -484,6 +485,10 @@ func TestLogs(t *testing.T) {
 	require.NotNil(t, broadcast)
 	assert.Equal(t, []any{"acme", float64(1), float64(0), float64(1)}, []any{broadcast["workspace"], broadcast["total"], broadcast["sent"], broadcast["skipped_window_closed"]})
 	assert.Contains(t, broadcast, "elapsed_ms")
+	imported := find("imported export", 0)
+	require.NotNil(t, imported, "%s", logs.String())
+	assert.Equal(t, []any{"acme", float64(1), float64(0)}, []any{imported["workspace"], imported["flows"], imported["warnings"]})
+	assert.Contains(t, imported, "elapsed_ms")
 }
 
 // syncBuffer is a buffer that a server's goroutines log into while the test reads it.

@@ -1,12 +1,13 @@
 package service_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,6 +31,7 @@ type env struct {
 	ctx   context.Context
 	store store.Store
 	svc   *service.Service
+	logs  logBuffer // what the service logged, as JSON lines
 
 	mu  sync.Mutex
 	now time.Time
@@ -52,13 +54,39 @@ func newEnv(t *testing.T) *env {
 
 // newService is a service over the env's store, as a process started on it would be: with nothing in memory.
 func (e *env) newService() *service.Service {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.NewJSONHandler(&e.logs, nil))
 	coord, err := cluster.New("", e.store, log)
 	require.NoError(e.t, err)
 	e.t.Cleanup(func() { coord.Close() })
 	return service.New(service.Options{
 		Store: e.store, Cluster: coord, Policy: &webhook.Policy{AllowPrivate: true}, Metrics: &metrics.Registry{}, Log: log, Now: e.clock,
 	})
+}
+
+// logBuffer keeps what a service's goroutines log, for a test to read.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// find returns the attributes of the first line logged with the message, nil if none was.
+func (b *logBuffer) find(t *testing.T, msg string) map[string]any {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, line := range strings.Split(strings.TrimSpace(b.buf.String()), "\n") {
+		var entry map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &entry), line)
+		if entry["msg"] == msg {
+			return entry
+		}
+	}
+	return nil
 }
 
 func (e *env) clock() time.Time {
