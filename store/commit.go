@@ -36,6 +36,18 @@ func (s *store) Commit(ctx context.Context, c *Change) error {
 	return s.committer.commit(ctx, c)
 }
 
+func (s *store) CommitPages(ctx context.Context, fn func(write func(*Change) error) error) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		return fn(func(c *Change) error {
+			errs := make([]error, 1)
+			if err := s.writeChanges(ctx, tx, []*Change{c}, errs); err != nil {
+				return fmt.Errorf("committing change: %w", err)
+			}
+			return errs[0]
+		})
+	})
+}
+
 // commitChanges writes changes in one transaction, and returns what became of each: nil, or an error wrapping
 // ErrConflict for one whose message or campaign fire was already recorded, which writes nothing. An error the
 // database gives the transaction fails the batch, and each change is then tried alone, so that a change the

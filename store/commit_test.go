@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -165,6 +166,53 @@ func TestCommitEmptyChange(t *testing.T) {
 		for table, n := range counts(t, s) {
 			assert.Zero(t, n, table)
 		}
+	})
+}
+
+// A change committed in pages is one transaction: no page is seen before the last is written, and a failure after
+// some pages leaves nothing of any, not even a waiting session that a page ended.
+func TestCommitPages(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store) {
+		createWorkspace(t, s, "acme")
+		waiting := newContact("whatsapp:5511999990001", consent.Undefined)
+		commit(t, s, &Change{Workspace: "acme", Contacts: []*Contact{waiting}, Session: &Session{UUID: flows.SessionUUID(uuids.NewV4()), ContactUUID: waiting.UUID, Data: json.RawMessage(`{}`)}})
+		before := counts(t, s)
+
+		pages := func(write func(*Change) error) error {
+			for p := range 3 {
+				change := &Change{Workspace: "acme", At: at(0)}
+				for i := range 100 {
+					c := newContact(fmt.Sprintf("whatsapp:55%011d", p*100+i), consent.OptedOut, optedOutGroup)
+					change.Contacts = append(change.Contacts, c)
+					change.Consent = append(change.Consent, &ConsentEvent{ContactUUID: c.UUID, URN: c.URN, Before: consent.Undefined, After: consent.OptedOut, Source: SourceImport, OccurredOn: at(0)})
+				}
+				if p == 2 {
+					change.EndSessions = []flows.ContactUUID{waiting.UUID}
+				}
+				if err := write(change); err != nil {
+					return err
+				}
+				assert.Equal(t, before, counts(t, s), "page %d is seen before the change is committed", p)
+			}
+			return nil
+		}
+
+		failed := errors.New("the last row is bad")
+		err := s.CommitPages(t.Context(), func(write func(*Change) error) error {
+			if err := pages(write); err != nil {
+				return err
+			}
+			return failed
+		})
+		assert.ErrorIs(t, err, failed)
+		assert.Equal(t, before, counts(t, s), "nothing of a change that failed")
+
+		require.NoError(t, s.CommitPages(t.Context(), pages))
+		after := counts(t, s)
+		assert.Equal(t, 301, after["contacts"])
+		assert.Equal(t, 300, after["contact_groups"])
+		assert.Equal(t, 300, after["consent_events"])
+		assert.Equal(t, 0, after["sessions"])
 	})
 }
 

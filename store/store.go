@@ -120,6 +120,10 @@ type Store interface {
 	// campaign event that already fired for the contact, writes nothing and returns ErrConflict. Everything is written
 	// in the change's workspace; the IDs and sequence numbers the database assigns aren't set on the change.
 	Commit(ctx context.Context, c *Change) error
+	// CommitPages writes one change too big to hold at once, an import's, a page at a time, in one transaction: fn
+	// writes each page with write, as Commit would write it, and nothing is written unless fn returns nil. On SQLite
+	// the transaction holds the write lock until fn returns, so other writers wait for it.
+	CommitPages(ctx context.Context, fn func(write func(*Change) error) error) error
 
 	// ConsentEvents returns the workspace's audit log with IDs greater than after, oldest first, at most limit of
 	// them, only those of the contact with the URN if urn isn't empty.
