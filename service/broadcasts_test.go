@@ -20,14 +20,11 @@ func TestBroadcast(t *testing.T) {
 	e.workspace("acme", `{"templates": {"promo": "MARKETING", "receipt": "UTILITY"}}`)
 
 	// 1200 opted out from a list (more than a batch), 10 who wrote an hour ago, 300 nobody knows
-	var rows []*service.OptOutRow
 	var all []string
 	for i := range 1200 {
-		urn := urns.URN(fmt.Sprintf("whatsapp:55119000%05d", i))
-		rows = append(rows, &service.OptOutRow{Line: i + 2, URN: urn})
-		all = append(all, string(urn))
+		all = append(all, fmt.Sprintf("whatsapp:55119000%05d", i))
 	}
-	_, err := e.svc.ImportOptOuts(e.ctx, "acme", rows, nil)
+	_, err := e.svc.ImportOptOuts(e.ctx, "acme", optOutList(t, "urn\n"+strings.Join(all, "\n")), nil)
 	require.NoError(t, err)
 	for i := range 10 {
 		urn := fmt.Sprintf("whatsapp:55118000%05d", i)
@@ -157,9 +154,7 @@ func TestOnePersonOneConsent(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, ana, contact.UUID)
 
-	rows, err := service.ReadOptOutsCSV(strings.NewReader("urn\nwhatsapp:551187650099\n"))
-	require.NoError(t, err)
-	result, err := e.svc.ImportOptOuts(e.ctx, "acme", rows, nil)
+	result, err := e.svc.ImportOptOuts(e.ctx, "acme", optOutList(t, "urn\nwhatsapp:551187650099\n"), nil)
 	require.NoError(t, err)
 	assert.Equal(t, 0, result.NewContact)
 	assert.Len(t, e.events("acme", "tel:+5511987650099"), 3, "one contact's audit log, whatever the spelling")

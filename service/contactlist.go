@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -67,30 +68,44 @@ type listRow struct {
 	language i18n.Language
 }
 
-// each reads the list's rows, checking what every list has of them, and gives fn each good one with its record. It
-// returns the problems found, each with its line, fn's included.
-func (l *contactList) each(fn func(row *listRow, record []string) string) []string {
-	var problems []string
+// each reads the list's rows, checking what every list has of them, and gives fn each good one with its record, for
+// the problem it finds with it, if any. It returns the error of the list's bad rows, fn's problems included, if it has
+// any: it keeps the first maxListedProblems, which the error lists, and counts the rest, so that a list of millions of
+// bad rows is not held to be reported. An error of fn's stops the reading, and is returned.
+func (l *contactList) each(fn func(row *listRow, record []string) (string, error)) error {
+	var listed []string
+	bad := 0
+	report := func(problem string) {
+		if bad++; len(listed) < maxListedProblems {
+			listed = append(listed, problem)
+		}
+	}
 	for {
 		record, err := l.Read()
 		if err == io.EOF {
-			return problems
+			break
 		} else if err != nil {
-			problems = append(problems, err.Error()) // a csv.ParseError names its line
+			report(err.Error()) // a csv.ParseError names its line
 			if _, ok := err.(*csv.ParseError); ok {
 				continue
 			}
-			return problems
+			break
 		}
 		line, _ := l.FieldPos(0)
 		row, problem := l.read(record, line)
 		if problem == "" {
-			problem = fn(row, record)
+			if problem, err = fn(row, record); err != nil {
+				return err
+			}
 		}
 		if problem != "" {
-			problems = append(problems, fmt.Sprintf("line %d: %s", line, problem))
+			report(fmt.Sprintf("line %d: %s", line, problem))
 		}
 	}
+	if bad > 0 {
+		return badRows(listed, bad)
+	}
+	return nil
 }
 
 func (l *contactList) read(record []string, line int) (*listRow, string) {
@@ -131,13 +146,14 @@ func rowURN(urn, phone string) (urns.URN, string, error) {
 	return key, field, nil
 }
 
-// badRows is the error of a list with bad rows: the first maxListedProblems, and how many more there are.
-func badRows(problems []string) error {
-	listed := problems[:min(len(problems), maxListedProblems)]
-	if more := len(problems) - len(listed); more > 0 {
+// badRows is the error of a list with n bad rows, listed being the first of them: it lists maxListedProblems at most,
+// and says how many more there are.
+func badRows(listed []string, n int) error {
+	listed = listed[:min(len(listed), maxListedProblems)]
+	if more := n - len(listed); more > 0 {
 		listed = append(listed, fmt.Sprintf("... and %d more bad rows", more))
 	}
-	return fmt.Errorf("%d bad rows, nothing imported:\n%s", len(problems), strings.Join(listed, "\n"))
+	return fmt.Errorf("%d bad rows, nothing imported:\n%s", n, strings.Join(listed, "\n"))
 }
 
 // asText keeps a spreadsheet from reading a field as a formula, by OWASP's rule against CSV injection: a field that
@@ -194,4 +210,50 @@ func checkFields(record, names []string) string {
 		}
 	}
 	return ""
+}
+
+// urnLines maps each URN of a list to the line it is first on, in little memory for a list of millions: a WhatsApp
+// number, which is what a list's URNs are, is kept as the number it is, and only another URN as its text.
+type urnLines struct {
+	numbers map[uint64]int
+	others  map[urns.URN]int
+}
+
+func newURNLines() urnLines {
+	return urnLines{numbers: map[uint64]int{}, others: map[urns.URN]int{}}
+}
+
+// add records the URN on the line, unless it was on an earlier one: it returns the line it was first on, and whether
+// that was an earlier one.
+func (u urnLines) add(urn urns.URN, line int) (int, bool) {
+	if n, ok := number(urn); ok {
+		if first, listed := u.numbers[n]; listed {
+			return first, true
+		}
+		u.numbers[n] = line
+		return line, false
+	}
+	if first, listed := u.others[urn]; listed {
+		return first, true
+	}
+	u.others[urn] = line
+	return line, false
+}
+
+// line is the line the URN is first on, 0 for a URN the list hasn't.
+func (u urnLines) line(urn urns.URN) int {
+	if n, ok := number(urn); ok {
+		return u.numbers[n]
+	}
+	return u.others[urn]
+}
+
+// number is the number of a WhatsApp URN that is its digits and nothing else, so that the number gives back the URN.
+func number(urn urns.URN) (uint64, bool) {
+	digits, ok := strings.CutPrefix(string(urn), string(urns.WhatsApp.Prefix)+":")
+	if !ok || digits == "" || digits[0] == '0' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(digits, 10, 64)
+	return n, err == nil
 }

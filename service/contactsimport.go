@@ -56,14 +56,14 @@ func ReadContactsCSV(in io.Reader) ([]*ContactRow, error) {
 		}
 	}
 	if len(problems) > 0 {
-		return nil, badRows(problems)
+		return nil, badRows(problems, len(problems))
 	}
 
 	var rows []*ContactRow
 	seen := map[urns.URN]int{}
-	problems = l.each(func(r *listRow, record []string) string {
+	err = l.each(func(r *listRow, record []string) (string, error) {
 		if first, dup := seen[r.urn]; dup {
-			return fmt.Sprintf("urn: %s is also on line %d", r.urn, first)
+			return fmt.Sprintf("urn: %s is also on line %d", r.urn, first), nil
 		}
 		seen[r.urn] = r.line
 		row := &ContactRow{Line: r.line, URN: r.urn, Name: r.name, Language: r.language, Fields: map[string]string{}}
@@ -80,10 +80,10 @@ func ReadContactsCSV(in io.Reader) ([]*ContactRow, error) {
 			}
 		}
 		rows = append(rows, row)
-		return ""
+		return "", nil
 	})
-	if len(problems) > 0 {
-		return nil, badRows(problems)
+	if err != nil {
+		return nil, err
 	}
 	return rows, nil
 }

@@ -197,57 +197,139 @@ func (s *Service) WriteOptOutsCSV(ctx context.Context, workspaceID string, out i
 	return w.Error()
 }
 
-// OptOutRow is a row of an opt-out list being imported.
-type OptOutRow struct {
+// OptOutList is an opt-out list that ReadOptOutsCSV checked, which ImportOptOuts reads again a page at a time: a list
+// of millions is never held, only the line each contact is first on and what its other rows add to it.
+type OptOutList struct {
+	in    io.ReadSeeker
+	start int64     // where the list begins in in
+	now   time.Time // which opted_out_on is checked against, the same both times the list is read
+
+	rows     int // duplicates included
+	contacts int
+	first    urnLines
+	// the latest opted_out_on of the other rows of each contact listed more than once, by the line of its first
+	latest map[int]time.Time
+}
+
+// Len is how many contacts the list has, each listed once or more.
+func (l *OptOutList) Len() int { return l.contacts }
+
+// optOutRow is a row of an opt-out list being imported.
+type optOutRow struct {
 	Line       int
 	URN        urns.URN
 	Name       string
 	Language   i18n.Language
 	OptedOutOn time.Time // zero: now
-	Duplicates int       // other rows of the list with the same contact, which this one stands for
 }
 
-// ReadOptOutsCSV reads an opt-out list as people have them: comma- or semicolon-separated (what spreadsheets write in
+// ReadOptOutsCSV checks an opt-out list as people have them: comma- or semicolon-separated (what spreadsheets write in
 // locales whose decimal mark is a comma), with or without a byte order mark, with a urn column (any spelling of a
 // WhatsApp or phone number, scheme in any case) or a phone column of plain numbers, taken as WhatsApp numbers. A
-// contact listed twice is one row, with the latest opted_out_on. Every row is checked: the error lists each bad row
-// by its line number, so that one round of fixes is enough. Columns other than those of CSVHeader are ignored.
-func ReadOptOutsCSV(in io.Reader) ([]*OptOutRow, error) {
-	l, err := openContactList(in)
+// contact listed twice is imported once, with the latest opted_out_on. Every row is checked: the error lists each bad
+// row by its line number, so that one round of fixes is enough. Columns other than those of CSVHeader are ignored. The
+// list is read from where in is, and ImportOptOuts reads it again from there.
+func ReadOptOutsCSV(in io.ReadSeeker) (*OptOutList, error) {
+	start, err := in.Seek(0, io.SeekCurrent)
 	if err != nil {
 		return nil, err
 	}
+	l := &OptOutList{in: in, start: start, now: time.Now(), first: newURNLines(), latest: map[int]time.Time{}}
+	err = readOptOutRows(in, l.now, func(row *optOutRow) error {
+		l.rows++
+		first, listed := l.first.add(row.URN, row.Line)
+		if !listed {
+			l.contacts++
+			return nil
+		}
+		// the list has the contact twice: it opted out when the latest row says, as it is still out
+		if when, ok := l.latest[first]; ok {
+			l.latest[first] = latest(when, row.OptedOutOn)
+		} else {
+			l.latest[first] = row.OptedOutOn
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
 
-	var rows []*OptOutRow
-	byURN := map[urns.URN]*OptOutRow{}
-	now := time.Now()
-	problems := l.each(func(r *listRow, record []string) string {
-		row := &OptOutRow{Line: r.line, URN: r.urn, Name: r.name, Language: r.language}
+// pages reads the list again, from where ReadOptOutsCSV did, and gives fn its contacts a page of size at a time, each
+// as its first row, with the latest opted_out_on of its rows.
+func (l *OptOutList) pages(size int, fn func([]*optOutRow) error) error {
+	if _, err := l.in.Seek(l.start, io.SeekStart); err != nil {
+		return err
+	}
+	page := make([]*optOutRow, 0, size)
+	rows := 0
+	err := readOptOutRows(l.in, l.now, func(row *optOutRow) error {
+		rows++
+		if first := l.first.line(row.URN); first != row.Line {
+			if first == 0 {
+				return errListChanged
+			}
+			return nil // a duplicate, which its contact's first row stands for
+		}
+		if when, ok := l.latest[row.Line]; ok {
+			row.OptedOutOn = latest(row.OptedOutOn, when)
+		}
+		if page = append(page, row); len(page) == size {
+			if err := fn(page); err != nil {
+				return err
+			}
+			page = page[:0]
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if rows != l.rows {
+		return errListChanged
+	}
+	if len(page) > 0 {
+		return fn(page)
+	}
+	return nil
+}
+
+// errListChanged is the error of a list that reads otherwise the second time, when it is imported, than it did when
+// it was checked.
+var errListChanged = errors.New("the list changed while it was imported, nothing imported")
+
+// latest is the later of two opt-out times, the zero time being now, the latest of all.
+func latest(a, b time.Time) time.Time {
+	if a.IsZero() || b.IsZero() {
+		return time.Time{}
+	}
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// readOptOutRows reads the rows of an opt-out list, giving fn each good one, checking opted_out_on against now. An
+// error of fn's stops the reading and is returned; otherwise the error is that of the list's bad rows.
+func readOptOutRows(in io.Reader, now time.Time, fn func(*optOutRow) error) error {
+	l, err := openContactList(in)
+	if err != nil {
+		return err
+	}
+	return l.each(func(r *listRow, record []string) (string, error) {
+		row := &optOutRow{Line: r.line, URN: r.urn, Name: r.name, Language: r.language}
 		if when := l.get(record, "opted_out_on"); when != "" {
 			var err error
 			if row.OptedOutOn, err = time.Parse(time.RFC3339Nano, when); err != nil {
-				return fmt.Sprintf("opted_out_on: %s is not an RFC 3339 time", quote.Q(when))
+				return fmt.Sprintf("opted_out_on: %s is not an RFC 3339 time", quote.Q(when)), nil
 			}
 			if row.OptedOutOn.After(now) {
-				return fmt.Sprintf("opted_out_on: %s is in the future", quote.Q(when))
+				return fmt.Sprintf("opted_out_on: %s is in the future", quote.Q(when)), nil
 			}
 		}
-		if first := byURN[row.URN]; first != nil {
-			// the list has the contact twice: it opted out when the latest row says, as it is still out
-			first.Duplicates++
-			if !first.OptedOutOn.IsZero() && (row.OptedOutOn.IsZero() || row.OptedOutOn.After(first.OptedOutOn)) {
-				first.OptedOutOn = row.OptedOutOn // the zero time is now, the latest of all
-			}
-			return ""
-		}
-		byURN[row.URN] = row
-		rows = append(rows, row)
-		return ""
+		return "", fn(row)
 	})
-	if len(problems) > 0 {
-		return nil, badRows(problems)
-	}
-	return rows, nil
 }
 
 // OptOutImportResult counts what an opt-out import did.
@@ -259,42 +341,51 @@ type OptOutImportResult struct {
 	NewContact int `json:"new_contacts"` // URNs the workspace didn't know
 }
 
-// ImportOptOuts opts out every contact of the list in one change, so that a failure imports nothing. The changes are
-// audited with source import and notify no webhook: the business already has the list. progress is called with
-// the rows prepared so far.
-func (s *Service) ImportOptOuts(ctx context.Context, workspaceID string, rows []*OptOutRow, progress func(int)) (*OptOutImportResult, error) {
+// ImportOptOuts opts out every contact of the list in one change, so that a failure imports nothing. The change is
+// made and written a page of contacts at a time, in one transaction, so that what a list of millions holds at once is
+// a page of it. The changes are audited with source import and notify no webhook: the business already has the
+// list. progress is called with the contacts imported so far.
+func (s *Service) ImportOptOuts(ctx context.Context, workspaceID string, list *OptOutList, progress func(int)) (*OptOutImportResult, error) {
 	w, err := s.workspace(ctx, workspaceID)
 	if err != nil {
 		return nil, err
 	}
-	started := time.Now()
-	result := &OptOutImportResult{Rows: len(rows)}
-	for _, r := range rows {
-		result.Rows += r.Duplicates
-		result.Duplicates += r.Duplicates
-	}
-	change := &store.Change{Workspace: w.ID}
-
-	err = forEachContact(ctx, s, w, rows, func(r *OptOutRow) urns.URN { return r.URN }, func(r *OptOutRow, rec *store.Contact) error {
-		if rec == nil {
-			result.NewContact++
-		}
-		changed, err := s.importRow(ctx, w, change, rec, r)
-		if err != nil {
-			return fmt.Errorf("line %d: %w", r.Line, err)
-		}
-		if changed {
-			result.OptedOut++
-		} else {
-			result.Unchanged++
-		}
-		return nil
-	}, progress)
+	started, at := time.Now(), s.now()
+	result := &OptOutImportResult{Rows: list.rows, Duplicates: list.rows - list.contacts}
+	imported := 0
+	err = s.store.CommitPages(ctx, func(write func(*store.Change) error) error {
+		return list.pages(BatchSize, func(page []*optOutRow) error {
+			// dated as one change, as it is one
+			change := &store.Change{Workspace: w.ID, At: at}
+			err := forEachContact(ctx, s, w, page, func(r *optOutRow) urns.URN { return r.URN }, func(r *optOutRow, rec *store.Contact) error {
+				if rec == nil {
+					result.NewContact++
+				}
+				changed, err := s.importRow(ctx, w, change, rec, r)
+				if err != nil {
+					return fmt.Errorf("line %d: %w", r.Line, err)
+				}
+				if changed {
+					result.OptedOut++
+				} else {
+					result.Unchanged++
+				}
+				return nil
+			}, nil)
+			if err != nil {
+				return err
+			}
+			if err := write(change); err != nil {
+				return err
+			}
+			if imported += len(page); progress != nil {
+				progress(imported)
+			}
+			return nil
+		})
+	})
 	if err != nil {
-		return nil, err
-	}
-	if err := s.write(ctx, change); err != nil {
-		return nil, err
+		return nil, storeError(err)
 	}
 	s.log.Info("imported opt-outs", "workspace", w.ID, "rows", result.Rows, "duplicates", result.Duplicates, "opted_out", result.OptedOut,
 		"unchanged", result.Unchanged, "new_contacts", result.NewContact, "elapsed_ms", time.Since(started).Milliseconds())
@@ -303,7 +394,7 @@ func (s *Service) ImportOptOuts(ctx context.Context, workspaceID string, rows []
 
 // importRow opts one contact out, as an opt-out through the API would, dating the change as the row does, and adds
 // it to the import's change.
-func (s *Service) importRow(ctx context.Context, w *workspace, change *store.Change, rec *store.Contact, r *OptOutRow) (bool, error) {
+func (s *Service) importRow(ctx context.Context, w *workspace, change *store.Change, rec *store.Contact, r *optOutRow) (bool, error) {
 	contact, lastInbound, err := s.contactOf(w, rec, r.URN, r.Name)
 	if err != nil {
 		return false, err

@@ -2,17 +2,19 @@ package service_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nyaruka/gocommon/urns"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/optout-dev/optout/service"
+	"github.com/optout-dev/optout/store"
 )
 
 func TestOptOutListsRoundTrip(t *testing.T) {
@@ -21,16 +23,15 @@ func TestOptOutListsRoundTrip(t *testing.T) {
 	e.message("acme", "whatsapp:5511987650001", "parar")
 	e.message("acme", "whatsapp:5511987650002", "oi")
 
-	rows, err := service.ReadOptOutsCSV(strings.NewReader("\ufeffURN,name,language,opted_out_on,notes\n" +
+	list, err := service.ReadOptOutsCSV(strings.NewReader("\ufeffURN,name,language,opted_out_on,notes\n" +
 		"whatsapp:5511987650001,Ana,por,,already out\n" +
 		"whatsapp:5511987650002,,,2026-01-02T03:04:05Z,\n" +
 		"whatsapp:5511987650003,\"Carla \"\"Cacá\"\" O'Neil; DROP TABLE contacts;--\",spa,,\n"))
 	require.NoError(t, err)
-	require.Len(t, rows, 3)
-	assert.Equal(t, 4, rows[2].Line)
+	require.Equal(t, 3, list.Len())
 
 	var progress []int
-	result, err := e.svc.ImportOptOuts(e.ctx, "acme", rows, func(n int) { progress = append(progress, n) })
+	result, err := e.svc.ImportOptOuts(e.ctx, "acme", list, func(n int) { progress = append(progress, n) })
 	require.NoError(t, err)
 	assert.Equal(t, &service.OptOutImportResult{Rows: 3, OptedOut: 2, Unchanged: 1, NewContact: 1}, result)
 	assert.Equal(t, []int{3}, progress)
@@ -58,9 +59,7 @@ func TestOptOutListsRoundTrip(t *testing.T) {
 
 	// what export writes, import reads, into another workspace
 	e.workspace("copy", `{}`)
-	rows, err = service.ReadOptOutsCSV(&out)
-	require.NoError(t, err)
-	result, err = e.svc.ImportOptOuts(e.ctx, "copy", rows, nil)
+	result, err = e.svc.ImportOptOuts(e.ctx, "copy", optOutList(t, out.String()), nil)
 	require.NoError(t, err)
 	assert.Equal(t, 3, result.OptedOut)
 }
@@ -100,7 +99,7 @@ func TestOptOutsEndWaitingSessions(t *testing.T) {
 		require.Equal(t, question, replies(e.message("acme", urn, "rating")))
 	}
 
-	_, err := e.svc.ImportOptOuts(e.ctx, "acme", []*service.OptOutRow{{Line: 2, URN: urns.URN(byImport)}}, nil)
+	_, err := e.svc.ImportOptOuts(e.ctx, "acme", optOutList(t, "urn\n"+byImport+"\n"), nil)
 	require.NoError(t, err)
 	_, err = e.svc.SetConsent(e.ctx, "acme", byAPI, &service.ConsentRequest{Status: "opted_out"})
 	require.NoError(t, err)
@@ -154,9 +153,7 @@ func TestOptOutsCSVIsSafeInASpreadsheet(t *testing.T) {
 		w.Write([]string{fmt.Sprintf("whatsapp:55119876500%02d", i), name})
 	}
 	w.Flush()
-	rows, err := service.ReadOptOutsCSV(&list)
-	require.NoError(t, err)
-	_, err = e.svc.ImportOptOuts(e.ctx, "acme", rows, nil)
+	_, err := e.svc.ImportOptOuts(e.ctx, "acme", optOutList(t, list.String()), nil)
 	require.NoError(t, err)
 
 	var out bytes.Buffer
@@ -173,10 +170,13 @@ func TestOptOutsCSVIsSafeInASpreadsheet(t *testing.T) {
 	}
 
 	// and what export wrote, import reads back as it was
-	rows, err = service.ReadOptOutsCSV(&out)
+	e.workspace("copy", `{}`)
+	_, err = e.svc.ImportOptOuts(e.ctx, "copy", optOutList(t, out.String()), nil)
 	require.NoError(t, err)
-	for i, r := range rows {
-		assert.Equal(t, names[i], r.Name)
+	for i, name := range names {
+		contact, err := e.svc.Contact(e.ctx, "copy", fmt.Sprintf("whatsapp:55119876500%02d", i))
+		require.NoError(t, err)
+		assert.Equal(t, name, contact.Name)
 	}
 }
 
@@ -221,24 +221,38 @@ func TestConsentFromAFlow(t *testing.T) {
 }
 
 // import-optouts reads the lists people have: semicolons (Excel in pt-BR and es), a byte order mark, schemes in
-// capitals and with +, a phone column of plain numbers, and contacts listed twice, which keep their latest date; and
-// refuses a date in the future and a URN of a channel the workspace hasn't, by line.
+// capitals and with +, a phone column of plain numbers, and contacts listed twice, which keep their latest date (no
+// date being now, the latest of all); and refuses a date in the future and a URN of a channel the workspace hasn't, by
+// line.
 func TestReadOptOutsCSVAsPeopleHaveThem(t *testing.T) {
-	rows, err := service.ReadOptOutsCSV(strings.NewReader("\ufeffPhone;Name;opted_out_on\r\n" +
+	e := newEnv(t)
+	e.workspace("acme", `{}`)
+	list, err := service.ReadOptOutsCSV(strings.NewReader("\ufeffPhone;Name;opted_out_on\r\n" +
 		"+55 11 98765-0001;Ana;2026-01-02T03:04:05Z\r\n" +
 		"5511987650002;Bia;\r\n" +
 		"55 (11) 98765-0001;Ana;2026-02-02T03:04:05Z\r\n" +
-		"+5511987650001;Ana;2025-12-01T00:00:00Z\r\n"))
+		"+5511987650001;Ana;2025-12-01T00:00:00Z\r\n" +
+		"5511987650002;Bia;2026-01-01T00:00:00Z\r\n"))
 	require.NoError(t, err)
-	require.Len(t, rows, 2)
-	assert.Equal(t, urns.URN("whatsapp:5511987650001"), rows[0].URN)
-	assert.Equal(t, "2026-02-02T03:04:05Z", rows[0].OptedOutOn.Format(time.RFC3339), "the latest of its rows")
-	assert.Equal(t, 2, rows[0].Duplicates)
-	assert.Equal(t, urns.URN("whatsapp:5511987650002"), rows[1].URN)
+	result, err := e.svc.ImportOptOuts(e.ctx, "acme", list, nil)
+	require.NoError(t, err)
+	assert.Equal(t, &service.OptOutImportResult{Rows: 5, Duplicates: 3, OptedOut: 2, NewContact: 2}, result)
+	for urn, want := range map[string]time.Time{
+		"whatsapp:5511987650001": time.Date(2026, 2, 2, 3, 4, 5, 0, time.UTC), // the latest of its rows
+		"whatsapp:5511987650002": e.clock(),                                   // opted out now, as a row without a date says
+	} {
+		events := e.events("acme", urn)
+		require.Len(t, events, 1, urn)
+		assert.Equal(t, want, events[0].OccurredOn.UTC(), urn)
+	}
 
-	rows, err = service.ReadOptOutsCSV(strings.NewReader("URN,name\nWHATSAPP:+5511987650003,Caio\ntel:+5511987650004,Davi\n"))
+	_, err = e.svc.ImportOptOuts(e.ctx, "acme", optOutList(t, "URN,name\nWHATSAPP:+5511987650003,Caio\ntel:+5511987650004,Davi\n"), nil)
 	require.NoError(t, err)
-	assert.Equal(t, []urns.URN{"whatsapp:5511987650003", "whatsapp:5511987650004"}, []urns.URN{rows[0].URN, rows[1].URN})
+	for _, urn := range []string{"whatsapp:5511987650003", "whatsapp:5511987650004"} {
+		contact, err := e.svc.Contact(e.ctx, "acme", urn)
+		require.NoError(t, err)
+		assert.Equal(t, "opted_out", string(contact.OptStatus), urn)
+	}
 
 	_, err = service.ReadOptOutsCSV(strings.NewReader("urn,opted_out_on\n" +
 		"whatsapp:5511987650001,2999-01-01T00:00:00Z\n" +
@@ -246,13 +260,71 @@ func TestReadOptOutsCSVAsPeopleHaveThem(t *testing.T) {
 	assert.EqualError(t, err, `2 bad rows, nothing imported:
 line 2: opted_out_on: "2999-01-01T00:00:00Z" is in the future
 line 3: urn: "telegram:12345678" is not a WhatsApp or phone number: the workspace's channel is WhatsApp`)
+}
 
-	// and the summary counts the duplicates
-	e := newEnv(t)
+// pagedStore records the contacts of each page an import writes, and refuses the write of the page failAt (the first
+// is 1), as a database might the last page of a list.
+type pagedStore struct {
+	store.Store
+	failAt int
+	pages  []int
+}
+
+var errRefused = errors.New("the database refused the page")
+
+func (s *pagedStore) CommitPages(ctx context.Context, fn func(write func(*store.Change) error) error) error {
+	return s.Store.CommitPages(ctx, func(write func(*store.Change) error) error {
+		return fn(func(c *store.Change) error {
+			if s.pages = append(s.pages, len(c.Contacts)); len(s.pages) == s.failAt {
+				return errRefused
+			}
+			return write(c)
+		})
+	})
+}
+
+// An opt-out list is imported a page at a time, so that a list of millions isn't held, and still all or nothing: a
+// page refused after others were written leaves nothing of any, and a contact listed on the first page and again on
+// the last keeps the latest date.
+func TestImportOptOutsInPages(t *testing.T) {
+	paged := &pagedStore{failAt: 3}
+	e := newEnvWith(t, func(s store.Store) store.Store { paged.Store = s; return paged })
 	e.workspace("acme", `{}`)
-	rows, err = service.ReadOptOutsCSV(strings.NewReader("phone\n5511987650001\n5511987650001\n5511987650002\n"))
+	e.importFile("acme", "../../shared/rapidpro-exports/rating_10.json")
+	waiting := "whatsapp:5511900000001"
+	contact := e.message("acme", waiting, "rating").Contact.UUID
+
+	var csv strings.Builder
+	csv.WriteString("urn,opted_out_on\n")
+	fmt.Fprintf(&csv, "%s,2026-01-01T00:00:00Z\n", waiting)
+	for i := range 2*service.BatchSize + 499 {
+		fmt.Fprintf(&csv, "whatsapp:55119%07d,2026-01-01T00:00:00Z\n", i)
+	}
+	fmt.Fprintf(&csv, "%s,2026-03-01T00:00:00Z\n", waiting)
+
+	_, err := e.svc.ImportOptOuts(e.ctx, "acme", optOutList(t, csv.String()), nil)
+	assert.ErrorIs(t, err, errRefused)
+	assert.Equal(t, []int{service.BatchSize, service.BatchSize, 500}, paged.pages)
+	counts, err := e.store.CountContacts(e.ctx)
 	require.NoError(t, err)
-	result, err := e.svc.ImportOptOuts(e.ctx, "acme", rows, nil)
+	assert.Equal(t, store.ContactCounts{Contacts: 1}, counts["acme"], "nothing imported but the contact who wrote before")
+	assert.Zero(t, len(e.events("acme", "")), "no audit row")
+	_, err = e.store.WaitingSession(e.ctx, "acme", contact)
+	assert.NoError(t, err, "its session still waits")
+
+	paged.failAt, paged.pages = 0, nil
+	var progress []int
+	result, err := e.svc.ImportOptOuts(e.ctx, "acme", optOutList(t, csv.String()), func(n int) { progress = append(progress, n) })
 	require.NoError(t, err)
-	assert.Equal(t, &service.OptOutImportResult{Rows: 3, Duplicates: 1, OptedOut: 2, NewContact: 2}, result)
+	assert.Equal(t, &service.OptOutImportResult{Rows: 2501, Duplicates: 1, OptedOut: 2500, NewContact: 2499}, result)
+	assert.Equal(t, []int{service.BatchSize, service.BatchSize, 500}, paged.pages)
+	assert.Equal(t, []int{1000, 2000, 2500}, progress)
+	counts, err = e.store.CountContacts(e.ctx)
+	require.NoError(t, err)
+	assert.Equal(t, store.ContactCounts{Contacts: 2500, OptedOut: 2500}, counts["acme"])
+	events := e.events("acme", waiting)
+	require.Len(t, events, 1)
+	assert.Equal(t, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), events[0].OccurredOn.UTC(), "the date of its last row")
+	_, err = e.store.WaitingSession(e.ctx, "acme", contact)
+	assert.ErrorIs(t, err, store.ErrNotFound, "the opt-out ended its session")
 }

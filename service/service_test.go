@@ -38,10 +38,16 @@ type env struct {
 }
 
 func newEnv(t *testing.T) *env {
+	return newEnvWith(t, func(s store.Store) store.Store { return s })
+}
+
+// newEnvWith is newEnv on the store that wrap makes of the embedded one.
+func newEnvWith(t *testing.T, wrap func(store.Store) store.Store) *env {
 	ctx := context.Background()
-	st, err := store.Open(ctx, t.TempDir())
+	opened, err := store.Open(ctx, t.TempDir())
 	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
+	t.Cleanup(func() { opened.Close() })
+	st := wrap(opened)
 
 	e := &env{t: t, ctx: ctx, store: st, now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
 
@@ -139,6 +145,13 @@ func replies(r *service.MessageResult) []string {
 		texts[i] = reply.Text
 	}
 	return texts
+}
+
+// optOutList is the opt-out list the CSV is, checked.
+func optOutList(t *testing.T, csv string) *service.OptOutList {
+	list, err := service.ReadOptOutsCSV(strings.NewReader(csv))
+	require.NoError(t, err)
+	return list
 }
 
 func (e *env) events(ws, urn string) []*service.ConsentEventView {

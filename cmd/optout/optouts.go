@@ -24,16 +24,48 @@ func newImportOptOutsCommand() *cobra.Command {
 		"Opts out every contact in FILE.csv (- for standard input), a CSV with a header and a urn column, or a\n"+
 			"phone column of numbers with their country code (name, language and opted_out_on are read too, as\n"+
 			"export-optouts writes them), separated by commas or semicolons. Every row is checked first: bad rows are\n"+
-			"reported by line number and then nothing is imported; the rows that pass are imported in one\n"+
-			"transaction. The changes are audited with source import and send no webhook. Reads the same store\n"+
-			"settings as serve.",
+			"reported by line number and then nothing is imported; the rows that pass are read again and imported\n"+
+			"a page at a time, in one transaction (standard input is copied to a temporary file, to be read twice).\n"+
+			"The changes are audited with source import and send no webhook. Reads the same store settings as serve.",
 		func(ctx context.Context, svc *service.Service, workspace string, in io.Reader, progress func(total int) func(int)) (any, error) {
-			rows, err := service.ReadOptOutsCSV(in)
+			list, done, err := rereadable(in)
 			if err != nil {
 				return nil, err
 			}
-			return svc.ImportOptOuts(ctx, workspace, rows, progress(len(rows)))
+			defer done()
+			optOuts, err := service.ReadOptOutsCSV(list)
+			if err != nil {
+				return nil, err
+			}
+			return svc.ImportOptOuts(ctx, workspace, optOuts, progress(optOuts.Len()))
 		})
+}
+
+// rereadable gives a list that import-optouts can read twice, once to check every row and then to import them, without
+// holding it: the file itself, or a temporary copy of standard input read from a pipe. done removes the copy.
+func rereadable(in io.Reader) (list io.ReadSeeker, done func(), err error) {
+	if f, ok := in.(io.ReadSeeker); ok {
+		if _, err := f.Seek(0, io.SeekCurrent); err == nil {
+			return f, func() {}, nil
+		}
+	}
+	tmp, err := os.CreateTemp("", "optout-import-*.csv")
+	if err != nil {
+		return nil, nil, err
+	}
+	done = func() {
+		tmp.Close()
+		os.Remove(tmp.Name())
+	}
+	if _, err := io.Copy(tmp, in); err != nil {
+		done()
+		return nil, nil, err
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		done()
+		return nil, nil, err
+	}
+	return tmp, done, nil
 }
 
 func newImportContactsCommand() *cobra.Command {
