@@ -216,7 +216,7 @@ func TestCommitPages(t *testing.T) {
 	})
 }
 
-// import-optouts commits one change of up to a hundred thousand contacts and their consent events, in seconds.
+// import-contacts commits a list as one change, of a hundred thousand contacts or more, in seconds.
 func TestCommitLargeChange(t *testing.T) {
 	const n = largeChange
 

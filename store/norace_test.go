@@ -2,5 +2,5 @@
 
 package store
 
-// largeChange is how many contacts TestCommitLargeChange commits: as many as import-optouts commits at once.
+// largeChange is how many contacts TestCommitLargeChange commits: a list import-contacts commits at once.
 const largeChange = 100_000
