@@ -23,6 +23,11 @@ type Catalog struct {
 	entries         map[string]*entry
 	keywords        map[Intent]Words // normalized and sorted, for listings
 	longest         int              // length of the longest keyword, beyond which a message can't match
+
+	// keys are the normalized keywords sorted, which Match narrows down to those that start with what it has
+	// normalized so far, and sorted their entries, so that Match ends without hashing the message.
+	keys   []string
+	sorted []*entry
 }
 
 // entry is what a normalized keyword means.
@@ -95,6 +100,10 @@ func New(set Set, languages []i18n.Language, defaultLanguage i18n.Language) (*Ca
 		c.keywords[intent] = words
 	}
 
+	c.keys = slices.Sorted(maps.Keys(c.entries))
+	for _, k := range c.keys {
+		c.sorted = append(c.sorted, c.entries[k])
+	}
 	return c, nil
 }
 
@@ -135,16 +144,12 @@ func (c *Catalog) add(intent Intent, lang i18n.Language, word string) (string, e
 //
 // Matching a message that isn't a keyword doesn't allocate, whatever the message.
 func (c *Catalog) Match(text string, contactLanguage i18n.Language) Match {
-	s := stream{limit: c.longest}
-	if !s.normalize(text) {
+	s := stream{limit: c.longest, keys: c.keys, hi: len(c.keys)}
+	if !s.normalize(text) || !s.complete() {
 		return Match{Intent: None}
 	}
 
-	e := c.entries[string(s.normalized())]
-	if e == nil {
-		return Match{Intent: None}
-	}
-
+	e := c.sorted[s.lo]
 	lang := c.defaultLanguage
 	if len(e.languages) == 1 {
 		lang = e.languages[0]

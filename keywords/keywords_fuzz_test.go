@@ -33,6 +33,8 @@ func FuzzMatch(f *testing.F) {
 
 		assertStreamAgrees(t, text, Default.longest)
 		assertStreamAgrees(t, text, MaxKeywordBytes)
+		assertStreamNarrows(t, text, narrowKeys)
+		assertStreamNarrows(t, text, Default.keys)
 
 		// what phones and people put around a message, or format characters in it, don't change it
 		valid := strings.ToValidUTF8(text, "\uFFFD")

@@ -8,7 +8,7 @@ import (
 )
 
 // pieceSize is about how many bytes of a message are normalized at a time. It is small because a message is
-// rejected as soon as it has more significant bytes than the longest keyword, 8 for the defaults.
+// rejected as soon as what it normalizes to is no keyword's beginning, which is within a few bytes for most.
 const pieceSize = 16
 
 // iters lends NFKD iterators to Match. Iter.Next calls through a function field, so the compiler moves even a
@@ -33,8 +33,8 @@ func init() {
 }
 
 // stream normalizes a message as Normalize does, into a fixed buffer, and gives up as soon as the normalized
-// message is known to be longer than limit. Only the significant part of the message counts against the limit,
-// so leading and trailing whitespace, punctuation and emoji can be as long as they like.
+// message is known to be longer than limit, or, given keys, to be none of them. Only the significant part of the
+// message counts, so leading and trailing whitespace, punctuation and emoji can be as long as they like.
 //
 // What Normalize decides by looking at the runes after one, the stream decides when they come: a format character
 // is held until the next rune tells whether it is dropped, and a digit or '#' until the next one or two tell
@@ -49,9 +49,16 @@ type stream struct {
 	format    rune // the format character held, 0 if none
 	base      rune // the keycap base held, 0 if none
 	presented bool // whether U+FE0F, which asks for emoji presentation, followed the keycap base held
+
+	// keys are sorted keywords the message may be, nil for any, and keys[lo:hi] those that start with the
+	// message normalized so far. Whatever follows the last significant rune either is trimmed or comes before
+	// another, so the message is narrowed down as each significant rune is written.
+	keys   []string
+	lo, hi int
 }
 
-// normalize feeds text through the stream, returning false as soon as it can no longer fit in the limit.
+// normalize feeds text through the stream, returning false as soon as it can no longer fit in the limit or be
+// one of the keys. The buffer then holds the normalized message up to n.
 func (s *stream) normalize(text string) bool {
 	var it *norm.Iter // borrowed for the first piece that isn't in NFKD already
 	defer func() {
@@ -61,6 +68,16 @@ func (s *stream) normalize(text string) bool {
 	}()
 
 	for text != "" {
+		// ASCII is in NFKD and is never reordered with what follows, so it needs neither decoding nor the norm
+		// package, which is all most messages are up to where they are known not to be a keyword
+		if b := text[0]; b < utf8.RuneSelf {
+			if !s.write(rune(b)) {
+				return false
+			}
+			text = text[1:]
+			continue
+		}
+
 		if n := invalidPrefix(text); n > 0 {
 			if !s.write(utf8.RuneError) {
 				return false
@@ -235,13 +252,37 @@ func (s *stream) put(r rune, c class) bool {
 		}
 		s.space = false
 	default:
-		if !s.append(r) {
+		if !s.append(r) || !s.narrow() {
 			return false
 		}
 		s.n = s.w
 		s.space = false
 	}
 	return true
+}
+
+// narrow narrows the keys down to those that start with what was written since the last significant rune,
+// returning false if none does.
+func (s *stream) narrow() bool {
+	if s.keys == nil {
+		return true
+	}
+	// keys[lo:hi] share the first n bytes, so those with byte i equal to b are contiguous, after any that end
+	for i := s.n; i < s.w; i++ {
+		b := s.buf[i]
+		for s.lo < s.hi && (len(s.keys[s.lo]) <= i || s.keys[s.lo][i] < b) {
+			s.lo++
+		}
+		for s.lo < s.hi && s.keys[s.hi-1][i] > b {
+			s.hi--
+		}
+	}
+	return s.lo < s.hi
+}
+
+// complete reports whether the message normalized is keys[lo], once normalize has returned true.
+func (s *stream) complete() bool {
+	return s.lo < s.hi && len(s.keys[s.lo]) == s.n
 }
 
 // separate writes whitespace or punctuation that is kept only if something significant follows. If it doesn't
@@ -260,9 +301,4 @@ func (s *stream) append(r rune) bool {
 	}
 	s.w += utf8.EncodeRune(s.buf[s.w:], r)
 	return true
-}
-
-// normalized returns the normalized message, which the buffer holds once normalize has returned true.
-func (s *stream) normalized() []byte {
-	return s.buf[:s.n]
 }

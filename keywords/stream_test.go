@@ -1,6 +1,7 @@
 package keywords
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -135,15 +136,37 @@ func assertStreamAgrees(t *testing.T, text string, limit int) {
 	if len(expected) > limit {
 		assert.False(t, s.normalize(text), "expected stream to give up on %+q with limit %d", text, limit)
 	} else if assert.True(t, s.normalize(text), "expected stream to complete %+q with limit %d", text, limit) {
-		assert.Equal(t, expected, string(s.normalized()), "stream mismatch for %+q with limit %d", text, limit)
+		assert.Equal(t, expected, string(s.buf[:s.n]), "stream mismatch for %+q with limit %d", text, limit)
 	}
 }
 
+// assertStreamNarrows asserts that streaming text narrowed down to sorted keys completes on the key that
+// Normalize gives, if it is one, and gives up or doesn't complete otherwise.
+func assertStreamNarrows(t *testing.T, text string, keys []string) {
+	t.Helper()
+
+	s := stream{limit: MaxKeywordBytes, keys: keys, hi: len(keys)}
+	k := Normalize(text)
+	i, found := slices.BinarySearch(keys, k)
+	if s.normalize(text) && s.complete() {
+		assert.True(t, found && i == s.lo, "stream completed %+q on %+q, not on %+q", text, keys[s.lo], k)
+	} else {
+		assert.False(t, found, "expected stream to complete %+q on %+q", text, k)
+	}
+}
+
+// narrowKeys are sorted keys that are prefixes of each other, whole or up to a separator or a multibyte rune.
+var narrowKeys = []string{"#", "#a", "a", "a b", "a!b", "ab", "a\u0301", "e\u0301", "s", "sai", "sair", "st", "stop", "stop now", "stop!", "stop\U0001f64fnow", "z"}
+
 func TestStream(t *testing.T) {
-	for _, text := range streamTexts {
+	require.True(t, slices.IsSorted(narrowKeys))
+	texts := append([]string{"a", "A B", "a\u0301", "\u00e1", "Stop Now", "STOP!", "stop 🙏 now", "stop🙏now", "#A", "St", "sai", "s", "sa", "ZZ", "\u00c9", "t", "aa", "sb", "stoq"}, streamTexts...)
+	for _, text := range texts {
 		for _, limit := range []int{0, 1, 4, 8, 63, MaxKeywordBytes} {
 			assertStreamAgrees(t, text, limit)
 		}
+		assertStreamNarrows(t, text, narrowKeys)
+		assertStreamNarrows(t, text, Default.keys)
 	}
 }
 
