@@ -1,11 +1,13 @@
 package keywords
 
 import (
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
+	"github.com/nyaruka/gocommon/i18n"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -186,6 +188,42 @@ func TestEveryRune(t *testing.T) {
 			k := Normalize(text)
 			require.Equal(t, k, Normalize(k), "normalize not idempotent for %+q", text)
 			assertStreamAgrees(t, text, MaxKeywordBytes)
+		}
+	}
+}
+
+// TestMatchAgreesWithNormalize matches messages made of pieces that take every path of the stream, ASCII and not,
+// against catalogs whose keywords begin alike, and checks each answer against looking up Normalize's.
+func TestMatchAgreesWithNormalize(t *testing.T) {
+	set := Defaults()
+	set.Add(OptOut, "eng", "stop now", "stop!", "st", "s", "e\u0301", "\u00e9x", "ok 👍", "1", "#1", "a\u200bb")
+	prefixes, err := New(set, []i18n.Language{"por", "spa", "eng"}, "por")
+	require.NoError(t, err)
+
+	pieces := []string{
+		"a", "s", "t", "o", "p", "S", "T", "O", "P", "x", "k", "r", "e", "1", "#", " ", "  ", "!", "*", "_", "~", ".", "\t",
+		"stop", "PARAR", "#voltar", "#Receber", "sair", "salir", "exit", "ok",
+		"\u00e9", "\u00c9", "e\u0301", "\u0301", "\u0323", "\u00e3", "\u00f1", "\u00bf", "\u00a1", "\u00a0", "\u2026",
+		"\uff33", "\uff54", "\ufb01", "\u212a", "\u00df", "\u03a3", "\u03c2",
+		"👍", "🏽", "🙏", "❤\ufe0f", "\ufe0f", "\u20e3", "🇧🇷", "\u200b", "\u200d", "\u202e", "\u00ad", "\U000e0041",
+		"\xff", "\xe2\x82", "你好",
+	}
+	rnd := rand.New(rand.NewPCG(4, 2026))
+	for range 50_000 {
+		var b strings.Builder
+		for range 1 + rnd.IntN(6) {
+			b.WriteString(pieces[rnd.IntN(len(pieces))])
+		}
+		text := b.String()
+		k := Normalize(text)
+		for _, c := range []*Catalog{Default, prefixes} {
+			m := c.Match(text, "spa")
+			if e := c.entries[k]; e != nil {
+				require.Equal(t, e.intent, m.Intent, "intent mismatch for %+q", text)
+				require.Equal(t, e.keyword, m.Keyword, "keyword mismatch for %+q", text)
+			} else {
+				require.Equal(t, None, m.Intent, "unexpected match of %+q for %+q", m.Keyword, text)
+			}
 		}
 	}
 }
