@@ -261,6 +261,29 @@ func TestKeywordSides(t *testing.T) {
 	}
 }
 
+// BenchmarkInterceptor runs the interceptor side of the keyword benchmarks alone, on the same messages, for
+// go test's -cpuprofile and -benchmem.
+func BenchmarkInterceptor(b *testing.B) {
+	tr := newTraffic(10_000)
+	ic, err := newInterceptorSide()
+	require.NoError(b, err)
+
+	for _, c := range []struct {
+		name  string
+		texts []string
+	}{{"miss", tr.misses}, {"mixed", tr.mixed}} {
+		msgs := ic.messages(c.texts)
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if err := ic.decide(msgs[i%len(msgs)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 func TestLoad(t *testing.T) {
 	l, err := load(context.Background(), 4, 20*time.Millisecond, 100*time.Millisecond, func(context.Context, int) error {
 		time.Sleep(time.Millisecond)
