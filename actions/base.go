@@ -11,12 +11,12 @@ import (
 	"github.com/nyaruka/gocommon/urns"
 	"github.com/nyaruka/gocommon/uuids"
 	"github.com/nyaruka/goflow/assets"
-	"github.com/nyaruka/goflow/excellent/types"
 	"github.com/nyaruka/goflow/flows"
 	"github.com/nyaruka/goflow/flows/events"
 
 	"github.com/optout-dev/optout/config"
 	"github.com/optout-dev/optout/consent"
+	"github.com/optout-dev/optout/internal/inputtext"
 	"github.com/optout-dev/optout/keywords"
 )
 
@@ -90,11 +90,9 @@ func (a *consentChange) execute(ctx context.Context, run flows.Run, intent keywo
 func matchInput(run flows.Run, catalog *keywords.Catalog, intent keywords.Intent) (string, i18n.Language) {
 	contactLang := run.Contact().Language()
 
-	if input := run.Session().Input(); input != nil {
-		if text, ok := input.Context(run.Session().MergedEnvironment())["text"].(*types.XText); ok {
-			if m := catalog.Match(text.Native(), contactLang); m.Intent == intent {
-				return m.Keyword, m.Language
-			}
+	if text, ok := inputtext.Of(run.Session()); ok {
+		if m := catalog.Match(text, contactLang); m.Intent == intent {
+			return m.Keyword, m.Language
 		}
 	}
 
