@@ -305,6 +305,17 @@ func TestLoad(t *testing.T) {
 		return nil
 	})
 	assert.ErrorIs(t, err, io.ErrUnexpectedEOF, "a failure stops the load")
+
+	// on a machine too busy for any to finish in the window, the window stretches to the first that finishes
+	l, err = load(context.Background(), 2, 10*time.Millisecond, 20*time.Millisecond, func(_ context.Context, conn int) error {
+		time.Sleep(time.Duration(50*(conn+1)) * time.Millisecond)
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 1, l.ops, "the first to finish after the window")
+	assert.GreaterOrEqual(t, l.window, 40*time.Millisecond)
+	assert.Less(t, l.window, 90*time.Millisecond, "not the second's")
+	assert.Greater(t, l.rate(), 0.0)
 }
 
 func TestReceiver(t *testing.T) {

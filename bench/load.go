@@ -18,8 +18,10 @@ func (l *loadResult) rate() float64 { return float64(l.ops) / l.window.Seconds()
 
 // load runs op in a loop from conns goroutines, each with its number, for warmup and then for window, and counts
 // the operations that finish in the window, with their latencies: in a steady state that is the rate, neither
-// cut short by operations in flight at its ends nor padded by them. An operation that fails stops the load with
-// its error: a figure with failures in it would not be the rate of the work measured.
+// cut short by operations in flight at its ends nor padded by them. On a machine so busy that none finishes in the
+// window, the window is stretched to the first that finishes after it, as a rate of nothing would be no rate at all.
+// An operation that fails stops the load with its error: a figure with failures in it would not be the rate of the
+// work measured.
 func load(ctx context.Context, conns int, warmup, window time.Duration, op func(ctx context.Context, conn int) error) (*loadResult, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -27,22 +29,38 @@ func load(ctx context.Context, conns int, warmup, window time.Duration, op func(
 	from := time.Now().Add(warmup)
 	to := from.Add(window)
 	counted := make([][]time.Duration, conns)
+	var mu sync.Mutex // guards stretched and any, once past to
+	var any bool      // whether an operation finished in the window
+	stretched := to
 
 	var wg sync.WaitGroup
 	for conn := range conns {
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				started := time.Now()
-				if started.After(to) {
+				mu.Lock()
+				over := started.After(to) && any
+				mu.Unlock()
+				if over {
 					return
 				}
 				if err := op(ctx, conn); err != nil {
 					cancel(err)
 					return
 				}
-				if done := time.Now(); !done.Before(from) && !done.After(to) {
-					counted[conn] = append(counted[conn], done.Sub(started))
+				done := time.Now()
+				if done.Before(from) {
+					continue
 				}
+				mu.Lock()
+				if !done.After(to) || !any {
+					counted[conn] = append(counted[conn], done.Sub(started))
+					any = true
+					if done.After(stretched) {
+						stretched = done
+					}
+				}
+				mu.Unlock()
 			}
 		})
 	}
@@ -51,7 +69,7 @@ func load(ctx context.Context, conns int, warmup, window time.Duration, op func(
 		return nil, err
 	}
 
-	res := &loadResult{window: window}
+	res := &loadResult{window: stretched.Sub(from)}
 	for _, l := range counted {
 		res.latencies = append(res.latencies, l...)
 	}
