@@ -188,7 +188,7 @@ func (r *run) fairness(ctx context.Context, t *target) error {
 		}
 		res := &Result{
 			Name: "webhooks/fairness/" + endpoint + "/" + t.name,
-			What: fmt.Sprintf("How long a workspace's webhook event waits to be delivered, from the answer to its message to its "+
+			What: fmt.Sprintf("How long a workspace's webhook event waits to be delivered, from the sending of its message to its "+
 				"arrival at the receiver, on %s, while another workspace, whose endpoint %s, has %d events queued (opt-outs "+
 				"of as many contacts, sent just before); against the same wait with nothing else queued. The wait is "+
 				"cut at %s.", t.label, how, backlog, limit),
@@ -235,19 +235,20 @@ func (r *run) fairness(ctx context.Context, t *target) error {
 	return nil
 }
 
-// eventDelay sends a keyword message, and returns how long its webhook event took to arrive after the answer,
-// limit and true if it didn't arrive within it.
+// eventDelay sends a keyword message, and returns how long its webhook event took to arrive after the message was
+// sent, limit and true if it didn't arrive within it. The event exists once the message is committed, before the
+// answer is written, and a worker that delivers at once can deliver it before the answer is read.
 func (r *run) eventDelay(ctx context.Context, sd *sender, limit time.Duration) (float64, bool, error) {
 	msg := string(uuids.NewV4())
 	arrived, unwatch := r.receiver.watch(msg)
 	defer unwatch()
+	sent := time.Now()
 	if err := sd.sendUUID(ctx, 0, msg); err != nil {
 		return 0, false, err
 	}
-	answered := time.Now()
 	select {
 	case at := <-arrived:
-		return at.Sub(answered).Seconds(), false, nil
+		return at.Sub(sent).Seconds(), false, nil
 	case <-time.After(limit):
 		return limit.Seconds(), true, nil
 	case <-ctx.Done():
