@@ -12,7 +12,6 @@ import (
 	"github.com/nyaruka/goflow/flows"
 
 	"github.com/optout-dev/optout/config"
-	"github.com/optout-dev/optout/consent"
 	"github.com/optout-dev/optout/engine"
 	"github.com/optout-dev/optout/internal/quote"
 	"github.com/optout-dev/optout/internal/sanitize"
@@ -173,7 +172,7 @@ func (s *Service) Broadcast(ctx context.Context, workspaceID string, request *Br
 	if err := s.store.CreateBroadcast(ctx, b); err != nil {
 		return nil, storeError(err)
 	}
-	err = s.eachBatch(ctx, w, req, func(batch []*recipient) error {
+	err = s.eachBatch(ctx, w, req, func(batch []store.Recipient) error {
 		decisions, msgs := s.decide(w, b, req, batch)
 		if err := s.store.AddBroadcastBatch(ctx, b.ID, decisions, msgs); err != nil {
 			return storeError(err)
@@ -207,7 +206,7 @@ func (s *Service) logBroadcast(w *workspace, v *BroadcastView, started time.Time
 // carries the first page of recipients.
 func (s *Service) dryRun(ctx context.Context, w *workspace, b *store.Broadcast, req *broadcast) (*BroadcastView, error) {
 	var first []*store.BroadcastRecipient
-	err := s.eachBatch(ctx, w, req, func(batch []*recipient) error {
+	err := s.eachBatch(ctx, w, req, func(batch []store.Recipient) error {
 		decisions, _ := s.decide(w, b, req, batch)
 		for _, d := range decisions {
 			if d.Reason == "" { // sent
@@ -231,7 +230,7 @@ func (s *Service) dryRun(ctx context.Context, w *workspace, b *store.Broadcast, 
 }
 
 // eachBatch reads the broadcast's recipients a batch at a time, and gives each batch to fn.
-func (s *Service) eachBatch(ctx context.Context, w *workspace, req *broadcast, fn func([]*recipient) error) error {
+func (s *Service) eachBatch(ctx context.Context, w *workspace, req *broadcast, fn func([]store.Recipient) error) error {
 	next := s.recipients(w, req)
 	for {
 		batch, err := next(ctx)
@@ -247,43 +246,27 @@ func (s *Service) eachBatch(ctx context.Context, w *workspace, req *broadcast, f
 	}
 }
 
-// recipient is who a broadcast goes to: a stored contact, or a URN the workspace doesn't know yet.
-type recipient struct {
-	urn     urns.URN
-	contact *store.Contact // nil for an unknown URN
-	status  consent.Status
-}
-
 // recipients returns a function that reads the next batch of recipients, empty when there are no more.
-func (s *Service) recipients(w *workspace, req *broadcast) func(context.Context) ([]*recipient, error) {
+func (s *Service) recipients(w *workspace, req *broadcast) func(context.Context) ([]store.Recipient, error) {
 	if req.group != nil {
 		var after int64
-		return func(ctx context.Context) ([]*recipient, error) {
-			contacts, err := s.store.GroupContacts(ctx, w.ID, req.group.UUID(), after, BatchSize)
-			if err != nil || len(contacts) == 0 {
+		return func(ctx context.Context) ([]store.Recipient, error) {
+			batch, err := s.store.GroupRecipients(ctx, w.ID, req.group.UUID(), after, BatchSize)
+			if err != nil || len(batch) == 0 {
 				return nil, err
 			}
-			after = contacts[len(contacts)-1].ID
-			batch := make([]*recipient, len(contacts))
-			for i, c := range contacts {
-				batch[i] = &recipient{urn: c.URN, contact: c, status: c.OptStatus}
-			}
+			after = batch[len(batch)-1].ID
 			return batch, nil
 		}
 	}
 
 	remaining := req.urns
-	return func(ctx context.Context) ([]*recipient, error) {
+	return func(ctx context.Context) ([]store.Recipient, error) {
 		urnz := remaining[:min(BatchSize, len(remaining))]
 		remaining = remaining[len(urnz):]
 		if len(urnz) == 0 {
 			return nil, nil
 		}
-		batch := make([]*recipient, len(urnz))
-		for i, urn := range urnz {
-			batch[i] = &recipient{urn: urn}
-		}
-
 		contacts, err := s.store.ContactsByURN(ctx, w.ID, urnz)
 		if err != nil {
 			return nil, err
@@ -292,9 +275,11 @@ func (s *Service) recipients(w *workspace, req *broadcast) func(context.Context)
 		for _, c := range contacts {
 			byURN[c.URN] = c
 		}
-		for _, r := range batch {
-			if c := byURN[r.urn]; c != nil {
-				r.contact, r.status = c, c.OptStatus
+		batch := make([]store.Recipient, len(urnz))
+		for i, urn := range urnz {
+			batch[i].URN = urn
+			if c := byURN[urn]; c != nil {
+				batch[i] = store.Recipient{ID: c.ID, UUID: c.UUID, URN: urn, OptStatus: c.OptStatus, LastInboundOn: c.LastInboundOn}
 			}
 		}
 		return batch, nil
@@ -303,29 +288,22 @@ func (s *Service) recipients(w *workspace, req *broadcast) func(context.Context)
 
 // decide decides a batch of recipients, and makes the messages to queue for those the broadcast may go to, unless
 // it is a dry run, whose decisions aren't counted in the metrics either: nothing was sent.
-func (s *Service) decide(w *workspace, b *store.Broadcast, req *broadcast, batch []*recipient) ([]*store.BroadcastRecipient, []*store.OutgoingMsg) {
+func (s *Service) decide(w *workspace, b *store.Broadcast, req *broadcast, batch []store.Recipient) ([]*store.BroadcastRecipient, []*store.OutgoingMsg) {
 	now := s.now().UTC()
 	decisions := make([]*store.BroadcastRecipient, len(batch))
 	var msgs []*store.OutgoingMsg
 
-	for i, r := range batch {
-		var lastInbound time.Time
-		if r.contact != nil {
-			lastInbound = r.contact.LastInboundOn
-		}
-		d := engine.Decide(w.cfg, r.status, lastInbound, now, req.msg)
-		decisions[i] = &store.BroadcastRecipient{URN: r.urn, Decision: decisionName(d), Reason: string(d.Reason)}
+	for i := range batch {
+		r := &batch[i]
+		d := engine.Decide(w.cfg, r.OptStatus, r.LastInboundOn, now, req.msg)
+		decisions[i] = &store.BroadcastRecipient{URN: r.URN, Decision: decisionName(d), Reason: string(d.Reason)}
 		if b.DryRun {
 			continue
 		}
 		s.decisions.Inc(string(req.msg.Origin), decisionName(d), string(d.Reason))
 		if d.Send {
-			msg := &store.OutgoingMsg{Workspace: w.ID, URN: r.urn, Channel: w.channel.UUID(), Text: req.text, Template: req.msg.Template, Source: string(engine.OriginBroadcast), BroadcastID: b.ID, CreatedOn: now,
-				Category: req.msg.Category, Language: req.language, Components: req.components}
-			if r.contact != nil {
-				msg.ContactUUID = r.contact.UUID
-			}
-			msgs = append(msgs, msg)
+			msgs = append(msgs, &store.OutgoingMsg{Workspace: w.ID, ContactUUID: r.UUID, URN: r.URN, Channel: w.channel.UUID(), Text: req.text, Template: req.msg.Template,
+				Source: string(engine.OriginBroadcast), BroadcastID: b.ID, CreatedOn: now, Category: req.msg.Category, Language: req.language, Components: req.components})
 		}
 	}
 	return decisions, msgs

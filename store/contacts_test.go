@@ -163,6 +163,7 @@ func TestGroupContactsAndOptedOut(t *testing.T) {
 				optedOut = append(optedOut, c.UUID)
 			}
 		}
+		contacts[2].LastInboundOn = at(2)
 		commit(t, s, &Change{Workspace: "acme", Contacts: contacts})
 		// the same group in another workspace has other members
 		commit(t, s, &Change{Workspace: "other", Contacts: []*Contact{newContact("whatsapp:5511999990001", consent.OptedOut, membersGroup)}})
@@ -197,6 +198,31 @@ func TestGroupContactsAndOptedOut(t *testing.T) {
 		require.Len(t, page, 2)
 		assertContact(t, contacts[0], page[0])
 		assertContact(t, contacts[2], page[1])
+
+		// a group's recipients are its members, in the same order, with what deciding for them takes
+		var recipients []flows.ContactUUID
+		for after := int64(0); ; {
+			batch, err := s.GroupRecipients(t.Context(), "acme", membersGroup, after, 4)
+			require.NoError(t, err)
+			if len(batch) == 0 {
+				break
+			}
+			assert.LessOrEqual(t, len(batch), 4)
+			for _, r := range batch {
+				recipients = append(recipients, r.UUID)
+				after = r.ID
+			}
+		}
+		assert.Equal(t, members, recipients)
+		first, err := s.GroupRecipients(t.Context(), "acme", membersGroup, 0, 2)
+		require.NoError(t, err)
+		assert.Equal(t, []Recipient{
+			{ID: page[0].ID, UUID: contacts[0].UUID, URN: contacts[0].URN, OptStatus: consent.OptedOut},
+			{ID: page[1].ID, UUID: contacts[2].UUID, URN: contacts[2].URN, OptStatus: consent.OptedIn, LastInboundOn: at(2)},
+		}, first)
+		none, err := s.GroupRecipients(t.Context(), "acme", "b0b1b2b3-0000-4000-8000-000000000000", 0, 10)
+		require.NoError(t, err)
+		assert.Empty(t, none)
 
 		page, err = s.OptedOut(t.Context(), "acme", 0, 1)
 		require.NoError(t, err)

@@ -101,8 +101,11 @@ type Store interface {
 	// URNs reads a batch of recipients.
 	ContactsByURN(ctx context.Context, workspace string, urns []urns.URN) ([]*Contact, error)
 	// GroupContacts returns the members of the group with an ID greater than after, by ID, at most limit of them. It is
-	// how broadcasts and campaigns stream a group in batches.
+	// how campaigns stream a group in batches.
 	GroupContacts(ctx context.Context, workspace string, group assets.GroupUUID, after int64, limit int) ([]*Contact, error)
+	// GroupRecipients is GroupContacts with only what deciding whether a message may go to a contact takes. It is
+	// how a broadcast streams a group.
+	GroupRecipients(ctx context.Context, workspace string, group assets.GroupUUID, after int64, limit int) ([]Recipient, error)
 	// OptedOut returns the opted-out contacts with an ID greater than after, by ID, at most limit of them.
 	OptedOut(ctx context.Context, workspace string, after int64, limit int) ([]*Contact, error)
 
@@ -261,6 +264,16 @@ type Contact struct {
 	Groups        []assets.GroupUUID // read back sorted
 	Data          json.RawMessage    // flows.Contact's JSON
 	CreatedOn     time.Time
+}
+
+// Recipient is a contact as a broadcast reads it: what deciding whether a message may go to it takes. A recipient
+// the workspace doesn't know has only a URN.
+type Recipient struct {
+	ID            int64 // zero for a URN the workspace doesn't know
+	UUID          flows.ContactUUID
+	URN           urns.URN
+	OptStatus     consent.Status
+	LastInboundOn time.Time // zero when it never wrote
 }
 
 // Session is a goflow session waiting for a contact's reply.
