@@ -172,9 +172,11 @@ func (s *Service) Broadcast(ctx context.Context, workspaceID string, request *Br
 	if err := s.store.CreateBroadcast(ctx, b); err != nil {
 		return nil, storeError(err)
 	}
+	msg := &store.OutgoingMsg{Workspace: w.ID, Channel: w.channel.UUID(), Text: req.text, Template: req.msg.Template, Source: string(engine.OriginBroadcast),
+		BroadcastID: b.ID, Category: req.msg.Category, Language: req.language, Components: req.components}
 	err = s.eachBatch(ctx, w, req, func(batch []store.Recipient) error {
-		decisions, msgs := s.decide(w, b, req, batch)
-		if err := s.store.AddBroadcastBatch(ctx, b.ID, decisions, msgs); err != nil {
+		msg.CreatedOn = s.now().UTC()
+		if err := s.store.AddBroadcastBatch(ctx, b.ID, s.decide(w, b, req, batch), msg); err != nil {
 			return storeError(err)
 		}
 		s.outboxWake.ring()
@@ -207,7 +209,7 @@ func (s *Service) logBroadcast(w *workspace, v *BroadcastView, started time.Time
 func (s *Service) dryRun(ctx context.Context, w *workspace, b *store.Broadcast, req *broadcast) (*BroadcastView, error) {
 	var first []*store.BroadcastRecipient
 	err := s.eachBatch(ctx, w, req, func(batch []store.Recipient) error {
-		decisions, _ := s.decide(w, b, req, batch)
+		decisions := s.decide(w, b, req, batch)
 		for _, d := range decisions {
 			if d.Reason == "" { // sent
 				b.Sent++
@@ -286,27 +288,19 @@ func (s *Service) recipients(w *workspace, req *broadcast) func(context.Context)
 	}
 }
 
-// decide decides a batch of recipients, and makes the messages to queue for those the broadcast may go to, unless
-// it is a dry run, whose decisions aren't counted in the metrics either: nothing was sent.
-func (s *Service) decide(w *workspace, b *store.Broadcast, req *broadcast, batch []store.Recipient) ([]*store.BroadcastRecipient, []*store.OutgoingMsg) {
+// decide decides a batch of recipients. A dry run's decisions aren't counted in the metrics: nothing was sent.
+func (s *Service) decide(w *workspace, b *store.Broadcast, req *broadcast, batch []store.Recipient) []*store.BroadcastRecipient {
 	now := s.now().UTC()
 	decisions := make([]*store.BroadcastRecipient, len(batch))
-	var msgs []*store.OutgoingMsg
-
 	for i := range batch {
 		r := &batch[i]
 		d := engine.Decide(w.cfg, r.OptStatus, r.LastInboundOn, now, req.msg)
-		decisions[i] = &store.BroadcastRecipient{URN: r.URN, Decision: decisionName(d), Reason: string(d.Reason)}
-		if b.DryRun {
-			continue
-		}
-		s.decisions.Inc(string(req.msg.Origin), decisionName(d), string(d.Reason))
-		if d.Send {
-			msgs = append(msgs, &store.OutgoingMsg{Workspace: w.ID, ContactUUID: r.UUID, URN: r.URN, Channel: w.channel.UUID(), Text: req.text, Template: req.msg.Template,
-				Source: string(engine.OriginBroadcast), BroadcastID: b.ID, CreatedOn: now, Category: req.msg.Category, Language: req.language, Components: req.components})
+		decisions[i] = &store.BroadcastRecipient{URN: r.URN, Decision: decisionName(d), Reason: string(d.Reason), ContactUUID: r.UUID}
+		if !b.DryRun {
+			s.decisions.Inc(string(req.msg.Origin), decisionName(d), string(d.Reason))
 		}
 	}
-	return decisions, msgs
+	return decisions
 }
 
 // GetBroadcast returns a broadcast with a page of its recipients after the cursor.

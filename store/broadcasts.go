@@ -48,14 +48,28 @@ RETURNING workspace, recipients, skipped`
 	sqlUpdateBroadcastSkipped = `UPDATE broadcasts SET skipped = $2 WHERE id = $1`
 )
 
-var sqlInsertBroadcastRecipients = &bulkInsert{
-	insert:  `INSERT INTO broadcast_recipients (broadcast_id, seq, urn, decision, reason)`,
-	columns: 5,
-}
+// The recipients are the rows of $3, each an array of its URN, decision, reason and contact UUID, numbered from $2;
+// and the broadcast's message is queued from the same rows, to those decided send, the same for every one of them
+// but for its URN and contact, so that the rows carry only what differs.
+const (
+	sqlInsertBroadcastRecipients = `
+INSERT INTO broadcast_recipients (broadcast_id, seq, urn, decision, reason)
+     SELECT $1, $2 + r.key, r.value->>0, r.value->>1, r.value->>2
+       FROM %s
+   ORDER BY r.key`
 
-// AddBroadcastBatch numbers the recipients after those of earlier batches, setting their Seq, and queues the messages
-// in the broadcast's workspace. It returns ErrNotFound if there's no such broadcast.
-func (s *store) AddBroadcastBatch(ctx context.Context, broadcast string, recipients []*BroadcastRecipient, msgs []*OutgoingMsg) error {
+	sqlQueueBroadcastMsg = `
+INSERT INTO outbox (workspace, contact_uuid, urn, channel_uuid, text, template, source, broadcast_id, created_on, status,
+                    category, language, components)
+     SELECT $1, r.value->>3, r.value->>0, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
+       FROM %s
+      WHERE r.value->>1 = $2
+   ORDER BY r.key`
+)
+
+// AddBroadcastBatch numbers the recipients after those of earlier batches, setting their Seq, and queues the message
+// to those decided send in the broadcast's workspace. It returns ErrNotFound if there's no such broadcast.
+func (s *store) AddBroadcastBatch(ctx context.Context, broadcast string, recipients []*BroadcastRecipient, msg *OutgoingMsg) error {
 	sent, skips := 0, map[string]int{}
 	for _, r := range recipients {
 		if r.Decision == decisionSend {
@@ -96,14 +110,33 @@ func (s *store) AddBroadcastBatch(ctx context.Context, broadcast string, recipie
 			}
 		}
 
-		err = sqlInsertBroadcastRecipients.exec(ctx, tx, s.dialect, len(recipients), func(i int, args []any) []any {
+		if len(recipients) == 0 {
+			return nil
+		}
+		rows, err := jsonRows(len(recipients), func(i int) []any {
 			r := recipients[i]
-			return append(args, broadcast, first+int64(i), r.URN, r.Decision, r.Reason)
-		}, nil)
+			return []any{r.URN, r.Decision, r.Reason, r.ContactUUID}
+		})
 		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.dialect.fromRows(sqlInsertBroadcastRecipients, "$3"), broadcast, first, rows); err != nil {
 			return fmt.Errorf("writing recipients: %w", err)
 		}
-		return s.insertOutbox(ctx, tx, workspace, msgs)
+		if msg == nil || sent == 0 {
+			return nil
+		}
+		status, err := s.outboxStatus(ctx, tx, workspace)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.dialect.fromRows(sqlQueueBroadcastMsg, "$3"), workspace, decisionSend, rows, msg.Channel,
+			msg.Text, msg.Template, msg.Source, msg.BroadcastID, dbTime(msg.CreatedOn), status, msg.Category, msg.Language,
+			dbJSON(msg.Components))
+		if err != nil {
+			return fmt.Errorf("writing outbox: %w", err)
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("adding batch to broadcast %s: %w", broadcast, err)

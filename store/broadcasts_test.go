@@ -29,15 +29,13 @@ func TestBroadcasts(t *testing.T) {
 
 		// a first batch
 		batch1 := []*BroadcastRecipient{
-			{URN: "whatsapp:5511999990001", Decision: "send"},
-			{URN: "whatsapp:5511999990002", Decision: "skip", Reason: "opted_out"},
+			{URN: "whatsapp:5511999990001", Decision: "send", ContactUUID: "0a1b2c3d-0000-4000-8000-000000000001"},
+			{URN: "whatsapp:5511999990002", Decision: "skip", Reason: "opted_out", ContactUUID: "0a1b2c3d-0000-4000-8000-000000000002"},
 			{URN: "whatsapp:5511999990003", Decision: "send"},
 		}
-		msgs1 := []*OutgoingMsg{
-			{ContactUUID: "0a1b2c3d-0000-4000-8000-000000000001", URN: batch1[0].URN, Channel: "8e2f1c3a-4b5d-4e6f-9a0b-1c2d3e4f5a6b", Text: "Black Friday!", Template: "black_friday", Source: "broadcast", BroadcastID: id, CreatedOn: at(1)},
-			{URN: batch1[2].URN, Text: "Black Friday!", Source: "broadcast", BroadcastID: id, CreatedOn: at(1)},
-		}
-		require.NoError(t, s.AddBroadcastBatch(t.Context(), id, batch1, msgs1))
+		msg := &OutgoingMsg{Channel: "8e2f1c3a-4b5d-4e6f-9a0b-1c2d3e4f5a6b", Text: "Black Friday!", Template: "black_friday", Source: "broadcast",
+			BroadcastID: id, CreatedOn: at(1), Category: "MARKETING", Language: "pt_BR", Components: json.RawMessage(`[{"type": "body"}]`)}
+		require.NoError(t, s.AddBroadcastBatch(t.Context(), id, batch1, msg))
 		assert.Equal(t, []int64{1, 2, 3}, []int64{batch1[0].Seq, batch1[1].Seq, batch1[2].Seq})
 
 		// a second, numbered after it
@@ -61,8 +59,13 @@ func TestBroadcasts(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, at(2), got.FinishedOn)
 
-		// recipients page in order
-		all := append(batch1, batch2...)
+		// recipients page in order, without the contacts' UUIDs, which only their messages keep
+		var all []*BroadcastRecipient
+		for _, r := range append(batch1, batch2...) {
+			kept := *r
+			kept.ContactUUID = ""
+			all = append(all, &kept)
+		}
 		page, err := s.BroadcastRecipients(t.Context(), id, 0, 10)
 		require.NoError(t, err)
 		assert.Equal(t, all, page)
@@ -77,9 +80,11 @@ func TestBroadcasts(t *testing.T) {
 		out, err := s.Outbox(t.Context(), "acme", 0, 10)
 		require.NoError(t, err)
 		require.Len(t, out, 2)
-		for i, m := range msgs1 {
-			expected := *m
-			expected.ID, expected.Workspace, expected.Status = out[i].ID, "acme", OutboxUnsent
+		for i, r := range []*BroadcastRecipient{batch1[0], batch1[2]} {
+			expected := *msg
+			expected.ID, expected.Workspace, expected.Status, expected.URN, expected.ContactUUID = out[i].ID, "acme", OutboxUnsent, r.URN, r.ContactUUID
+			assert.JSONEq(t, string(expected.Components), string(out[i].Components))
+			expected.Components = out[i].Components
 			assert.Equal(t, &expected, out[i])
 		}
 		out, err = s.Outbox(t.Context(), "other", 0, 10)
@@ -115,7 +120,7 @@ func TestBroadcastBatchesConcurrently(t *testing.T) {
 					batch[i] = &BroadcastRecipient{URN: urns.URN(fmt.Sprintf("whatsapp:55119%04d%04d", b, i)), Decision: "skip", Reason: fmt.Sprintf("reason_%d", i%3)}
 				}
 				batch[0].Decision, batch[0].Reason = "send", ""
-				assert.NoError(t, stores[b%2].AddBroadcastBatch(t.Context(), id, batch, []*OutgoingMsg{{URN: batch[0].URN, Text: "hi", Source: "broadcast", BroadcastID: id}}))
+				assert.NoError(t, stores[b%2].AddBroadcastBatch(t.Context(), id, batch, &OutgoingMsg{Text: "hi", Source: "broadcast", BroadcastID: id}))
 			})
 		}
 		wg.Wait()

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"fmt"
 	"strings"
 )
 
@@ -74,4 +76,23 @@ func (b *bulkInsert) statement(d *dialect, start, end int, row func(i int, args 
 	}
 	q.WriteString(b.suffix)
 	return q.String(), args
+}
+
+// jsonRows is n rows, whose items row gives for row i, as the one parameter of a statement that reads the dialect's
+// rows.
+func jsonRows(n int, row func(i int) []any) (string, error) {
+	rows := make([][]any, n)
+	for i := range rows {
+		rows[i] = row(i)
+	}
+	doc, err := json.Marshal(rows)
+	if err != nil {
+		return "", fmt.Errorf("encoding rows: %w", err)
+	}
+	return string(doc), nil
+}
+
+// fromRows is the statement with the dialect's rows of the parameter param as its FROM item %s.
+func (d *dialect) fromRows(statement, param string) string {
+	return fmt.Sprintf(statement, fmt.Sprintf(d.rows, param))
 }

@@ -15,22 +15,29 @@ var sqlInsertOutbox = &bulkInsert{
 // for the sender exactly when the workspace has one to send it through.
 const sqlSelectWorkspaceConnected = `SELECT whatsapp IS NOT NULL FROM workspaces WHERE id = $1`
 
-// insertOutbox queues messages to send in the workspace: for the sender in a workspace connected to WhatsApp, and as
-// unsent in one that isn't, whose messages the API's caller sends, as it always did.
+// outboxStatus is the status of the messages queued in the workspace: queued for the sender in a workspace connected
+// to WhatsApp, and unsent in one that isn't, whose messages the API's caller sends, as it always did.
+func (s *store) outboxStatus(ctx context.Context, tx *sql.Tx, workspace string) (OutboxStatus, error) {
+	var connected bool
+	if err := tx.QueryRowContext(ctx, sqlSelectWorkspaceConnected, workspace).Scan(&connected); err != nil {
+		return "", fmt.Errorf("writing outbox: reading the workspace: %w", err)
+	}
+	if connected {
+		return OutboxQueued, nil
+	}
+	return OutboxUnsent, nil
+}
+
+// insertOutbox queues messages to send in the workspace, in the workspace's outboxStatus.
 func (s *store) insertOutbox(ctx context.Context, tx *sql.Tx, workspace string, msgs []*OutgoingMsg) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	var connected bool
-	if err := tx.QueryRowContext(ctx, sqlSelectWorkspaceConnected, workspace).Scan(&connected); err != nil {
-		return fmt.Errorf("writing outbox: reading the workspace: %w", err)
+	status, err := s.outboxStatus(ctx, tx, workspace)
+	if err != nil {
+		return err
 	}
-	status := OutboxUnsent
-	if connected {
-		status = OutboxQueued
-	}
-
-	err := sqlInsertOutbox.exec(ctx, tx, s.dialect, len(msgs), func(i int, args []any) []any {
+	err = sqlInsertOutbox.exec(ctx, tx, s.dialect, len(msgs), func(i int, args []any) []any {
 		m := msgs[i]
 		return append(args, workspace, m.ContactUUID, m.URN, m.Channel, m.Text, m.Template, m.Source, m.BroadcastID,
 			dbTime(m.CreatedOn), status, m.Category, m.Language, dbJSON(m.Components))

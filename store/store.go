@@ -150,10 +150,11 @@ type Store interface {
 
 	// CreateBroadcast records a broadcast before its recipients are decided.
 	CreateBroadcast(ctx context.Context, b *Broadcast) error
-	// AddBroadcastBatch records the decisions for a batch of recipients and queues the messages to send, and adds
-	// the batch's counts to the broadcast's, in one transaction. It numbers the recipients after those of earlier
-	// batches, setting their Seq, or returns ErrNotFound if there's no such broadcast.
-	AddBroadcastBatch(ctx context.Context, broadcast string, recipients []*BroadcastRecipient, msgs []*OutgoingMsg) error
+	// AddBroadcastBatch records the decisions for a batch of recipients and queues msg, unless it's nil, to every
+	// recipient decided send, with the recipient's URN and ContactUUID, and adds the batch's counts to the
+	// broadcast's, in one transaction. It numbers the recipients after those of earlier batches, setting their Seq, or
+	// returns ErrNotFound if there's no such broadcast.
+	AddBroadcastBatch(ctx context.Context, broadcast string, recipients []*BroadcastRecipient, msg *OutgoingMsg) error
 	// FinishBroadcast records that all of the broadcast's recipients were decided.
 	FinishBroadcast(ctx context.Context, broadcast string, finishedOn time.Time) error
 	// GetBroadcast returns the broadcast, or ErrNotFound.
@@ -426,6 +427,10 @@ type BroadcastRecipient struct {
 	URN      urns.URN
 	Decision string // send or skip
 	Reason   string // why it was skipped
+
+	// ContactUUID is the contact's, empty for a URN the workspace doesn't know: it goes to the message the recipient
+	// is sent, and isn't kept with the decision.
+	ContactUUID flows.ContactUUID
 }
 
 // OutgoingMsg is a message queued for the channel to send.
