@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -60,6 +61,15 @@ func TestHungWorkspaceDelaysOthersLittle(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- worker.Run(ctx) }()
+			var once sync.Once
+			stop := func() {
+				once.Do(func() {
+					release()
+					cancel()
+					assert.NoError(t, <-done)
+				})
+			}
+			t.Cleanup(stop) // before the receivers close, which wait for the requests they hold
 			worker.Nudge()
 			require.Eventually(t, func() bool { return hung.Load() == 4 }, 10*time.Second, time.Millisecond, "half of the workers")
 
@@ -80,9 +90,7 @@ func TestHungWorkspaceDelaysOthersLittle(t *testing.T) {
 			}
 			assert.LessOrEqual(t, hung.Load(), int32(4))
 
-			release()
-			cancel()
-			require.NoError(t, <-done)
+			stop()
 			pending, err := st.WebhookEvents(t.Context(), "acme", store.WebhookPending, 0, 1000)
 			require.NoError(t, err)
 			assert.Len(t, pending, 100-4, "the hung attempts were answered once released, and recorded")

@@ -91,6 +91,8 @@ type Worker struct {
 	mu       sync.Mutex
 	inflight map[string][]*time.Time // when each of each workspace's deliveries in flight started
 	failing  map[string]bool         // workspaces whose last attempt failed
+	recorded map[string]bool         // workspaces with attempts recorded since the worker last looked
+	wrote    chan struct{}           // attempts were recorded
 }
 
 // Nudge tells the worker that events were committed, so that it delivers them without waiting for the next poll.
@@ -135,7 +137,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	slots := make(chan struct{}, w.Concurrency) // a token per delivery in flight
 	freed := make(chan struct{}, 1)             // a delivery ended, so a slot and maybe its workspace's room are free
 	failures := 0
-	claimable := true // due events may be left that the last claim didn't take
+	// fresh: events may have been committed, of any workspace, or come due since the last claim; more: the last claim
+	// may have left due events behind, of the workspaces it took from. Those of workspaces whose endpoints hold their
+	// events are claimed at once, so that a workspace waiting for its endpoint doesn't delay the others; but claiming
+	// only for more waits until half of the events claimed ahead were started, so that claims are batches.
+	fresh, more := true, false
 
 	for {
 		w.release(q, false)
@@ -160,7 +166,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 
 		wait := w.Poll
-		if want := ahead - w.startable(q); claimable && want >= ahead/2 {
+		if want := ahead - w.startable(q); want > 0 && (fresh || more && q.n <= ahead/2) {
 			now := w.Now()
 			events, err := w.Store.ClaimWebhooks(ctx, now, w.Lease, want, w.claimRoom(q, ahead))
 			if err != nil && ctx.Err() != nil {
@@ -168,7 +174,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 			if err == nil {
 				failures = 0
-				claimable = len(events) == want
+				fresh, more = false, len(events) == want
 				w.enqueue(ctx, q, events, now.Add(w.Lease))
 				if len(events) > 0 {
 					continue // to start them
@@ -186,10 +192,14 @@ func (w *Worker) Run(ctx context.Context) error {
 			timer.Stop()
 			return nil
 		case <-w.nudged():
-			claimable = true
+			fresh = true
+		case <-w.wrote:
+			// a contact's next event may be due, or a workspace's retry; claiming for a workspace that has as many
+			// events as it may claimed already would only find nothing
+			more = more || w.roomFor(w.claimRoom(q, ahead))
 		case <-freed:
 		case <-timer.C:
-			claimable = true
+			fresh = true
 		}
 		timer.Stop()
 	}
@@ -437,7 +447,8 @@ func (w *Worker) init() error {
 	w.Lease = positive(w.Lease, DefaultLease)
 	w.PerWorkspace = positive(w.PerWorkspace, max(1, (w.Concurrency+1)/2))
 	w.SlowAfter = positive(w.SlowAfter, DefaultSlowAfter)
-	w.inflight, w.failing = map[string][]*time.Time{}, map[string]bool{}
+	w.inflight, w.failing, w.recorded = map[string][]*time.Time{}, map[string]bool{}, map[string]bool{}
+	w.wrote = make(chan struct{}, 1)
 	w.Poll = positive(w.Poll, DefaultPoll)
 	w.GiveUpAfter = positive(w.GiveUpAfter, DefaultGiveUpAfter)
 	if w.Backoff == nil {
@@ -491,16 +502,17 @@ func (w *Worker) deliver(ctx context.Context, c *claimed, started *time.Time) *p
 	w.ended(ev.Workspace, started, err != nil)
 
 	outcome, next := w.outcome(ev, attempt)
-	return &pendingRecord{AttemptRecord: store.AttemptRecord{Attempt: attempt, Outcome: outcome, Next: next}, ctx: ctx, cancel: cancel, log: log, created: ev.CreatedOn}
+	return &pendingRecord{AttemptRecord: store.AttemptRecord{Attempt: attempt, Outcome: outcome, Next: next}, ctx: ctx, cancel: cancel, log: log, workspace: ev.Workspace, created: ev.CreatedOn}
 }
 
 // pendingRecord is an attempt waiting to be recorded, until its lease runs out.
 type pendingRecord struct {
 	store.AttemptRecord
-	ctx     context.Context // done when the lease runs out
-	cancel  context.CancelFunc
-	log     *slog.Logger
-	created time.Time // of the event
+	ctx       context.Context // done when the lease runs out
+	cancel    context.CancelFunc
+	log       *slog.Logger
+	workspace string
+	created   time.Time // of the event
 }
 
 // done logs the attempt once it is recorded or given up on, and tells OnAttempt.
@@ -523,8 +535,7 @@ func (w *Worker) done(p *pendingRecord) {
 // recordAll records the attempts sent to it, those that arrive together in one transaction, until records is closed.
 // A round that fails is retried while the store is away, for as long as each attempt's lease lasts: the attempt was
 // made, and an outage of the store shouldn't cost the receiver a second delivery. Once its lease runs out an event
-// is attempted again, which is the at-least-once delivery receivers are told to expect. Each round recorded nudges
-// the worker: a contact's next event, and the retries of those that failed, may be due now.
+// is attempted again, which is the at-least-once delivery receivers are told to expect.
 func (w *Worker) recordAll(records <-chan *pendingRecord) {
 	for first := range records {
 		batch := []*pendingRecord{first}
@@ -541,8 +552,31 @@ func (w *Worker) recordAll(records <-chan *pendingRecord) {
 			}
 		}
 		w.record(batch)
-		w.Nudge()
+		w.mu.Lock()
+		for _, p := range batch {
+			w.recorded[p.workspace] = true
+		}
+		w.mu.Unlock()
+		select {
+		case w.wrote <- struct{}{}:
+		default:
+		}
 	}
+}
+
+// roomFor takes the workspaces with attempts recorded since it was last called, and tells whether a claim may take
+// events of any of them.
+func (w *Worker) roomFor(room map[string]int) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	found := false
+	for ws := range w.recorded {
+		if n, bounded := room[ws]; !bounded || n > 0 {
+			found = true
+		}
+	}
+	clear(w.recorded)
+	return found
 }
 
 func (w *Worker) record(batch []*pendingRecord) {
