@@ -55,7 +55,7 @@ func (s *store) insertWebhookEvents(ctx context.Context, tx *sql.Tx, workspace s
 	return nil
 }
 
-// sqlSelectClaimable picks the oldest due events past seq $3 that no one holds, of no workspace of the list $4, and
+// sqlSelectClaimable picks the oldest due events that no one holds, of no workspace of the list $3, and
 // that no older pending event of the same contact waits before, locking them until the claim commits. Two claimers
 // can't both take an event: on SQLite because writers are serialized, and on PostgreSQL because the dialect's SKIP
 // LOCKED makes a claimer pass over the rows another is claiming, and one that finds a row claimed since it started
@@ -64,7 +64,7 @@ const sqlSelectClaimable = `
   SELECT e.seq, e.workspace
     FROM webhook_events e
    WHERE e.status = 'pending' AND e.next_attempt <= $1 AND (e.locked_until IS NULL OR e.locked_until < $1)
-     AND e.seq > $3 AND NOT (e.workspace %s)
+     AND NOT (e.workspace %s)
      AND NOT EXISTS (
              SELECT 1
                FROM webhook_events o
@@ -75,13 +75,12 @@ ORDER BY e.seq
 
 const sqlLeaseWebhooks = `UPDATE webhook_events SET locked_until = $1 WHERE seq %s RETURNING ` + webhookColumns
 
-// claimCandidates is how many more events a claim reads at a time than it may still lease, so that a workspace that
-// runs out of room in a read doesn't keep the claim from finding others' events.
+// claimCandidates is how many more events a claim reads than it may lease, so that a workspace that runs out of room
+// partway doesn't keep it from finding others' events.
 const claimCandidates = 4
 
 // ClaimWebhooks returns the events it leased oldest first. The workspaces without room are left out by the query
-// itself, and when one runs out of room partway, the claim reads on past what it read with that one left out too:
-// however many events a workspace has queued, the others' are found in a few reads.
+// itself: however many events one has queued, the others' are found.
 func (s *store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int, room map[string]int) ([]*WebhookEvent, error) {
 	left := maps.Clone(room)
 	if left == nil {
@@ -100,46 +99,30 @@ func (s *store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 			seq       int64
 			workspace string
 		}
-		query := fmt.Sprintf(sqlSelectClaimable, s.dialect.in("$4"), s.dialect.skipLocked)
+		query := fmt.Sprintf(sqlSelectClaimable, s.dialect.in("$3"), s.dialect.skipLocked)
+		candidates, err := queryRows(ctx, tx, func(row rowScanner) (candidate, error) {
+			var c candidate
+			return c, row.Scan(&c.seq, &c.workspace)
+		}, query, now.UnixMicro(), claimCandidates*limit, listOf(s.dialect, full))
+		if err != nil {
+			return err
+		}
 		var seqs []string
-		for after := int64(0); len(seqs) < limit; {
-			window := claimCandidates * (limit - len(seqs))
-			candidates, err := queryRows(ctx, tx, func(row rowScanner) (candidate, error) {
-				var c candidate
-				return c, row.Scan(&c.seq, &c.workspace)
-			}, query, now.UnixMicro(), window, after, listOf(s.dialect, full))
-			if err != nil {
-				return err
-			}
-
-			skipped := false
-			for _, c := range candidates {
-				if len(seqs) == limit {
-					break
-				}
-				after = c.seq
-				n, bounded := left[c.workspace]
-				if !bounded {
-					seqs = append(seqs, strconv.FormatInt(c.seq, 10))
-					continue
-				}
-				if n <= 0 {
-					skipped = true
-					continue
-				}
-				if left[c.workspace] = n - 1; n == 1 {
-					full = append(full, c.workspace)
-				}
-				seqs = append(seqs, strconv.FormatInt(c.seq, 10))
-			}
-			if len(candidates) < window || !skipped {
+		for _, c := range candidates {
+			if len(seqs) == limit {
 				break
 			}
+			if n, bounded := left[c.workspace]; bounded {
+				if n <= 0 {
+					continue
+				}
+				left[c.workspace] = n - 1
+			}
+			seqs = append(seqs, strconv.FormatInt(c.seq, 10))
 		}
 		if len(seqs) == 0 {
 			return nil
 		}
-		var err error
 		events, err = queryRows(ctx, tx, scanWebhookEvent, fmt.Sprintf(sqlLeaseWebhooks, s.dialect.in("$2")), now.Add(lease).UnixMicro(), listOf(s.dialect, seqs))
 		return err
 	})
