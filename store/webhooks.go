@@ -56,20 +56,19 @@ func (s *store) insertWebhookEvents(ctx context.Context, tx *sql.Tx, workspace s
 }
 
 // sqlSelectClaimable picks the oldest due events that no one holds, of no workspace of the list $3, and
-// that no older pending event of the same contact waits before, locking them until the claim commits. Two claimers
+// that no older pending event of the same contact waits before, locking them until the claim commits. Those first
+// events of their contacts are found by grouping the pending events once, rather than by asking of each event whether
+// its contact has an older one: on a table that had just filled, PostgreSQL's statistics had it ask through the
+// workspace's index, reading a whole backlog for each event, and a claim among 10,000 pending events took 19 seconds. Two claimers
 // can't both take an event: on SQLite because writers are serialized, and on PostgreSQL because the dialect's SKIP
 // LOCKED makes a claimer pass over the rows another is claiming, and one that finds a row claimed since it started
 // finds it no longer qualifies. Its first %s is the list's condition and its second the dialect's SKIP LOCKED.
 const sqlSelectClaimable = `
   SELECT e.seq, e.workspace
     FROM webhook_events e
+    JOIN (SELECT MIN(seq) AS seq FROM webhook_events WHERE status = 'pending' GROUP BY workspace, contact_uuid) f ON f.seq = e.seq
    WHERE e.status = 'pending' AND e.next_attempt <= $1 AND (e.locked_until IS NULL OR e.locked_until < $1)
      AND NOT (e.workspace %s)
-     AND NOT EXISTS (
-             SELECT 1
-               FROM webhook_events o
-              WHERE o.status = 'pending' AND o.workspace = e.workspace AND o.contact_uuid = e.contact_uuid AND o.seq < e.seq
-         )
 ORDER BY e.seq
    LIMIT $2%s`
 
