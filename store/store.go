@@ -133,10 +133,14 @@ type Store interface {
 	ConsentEvents(ctx context.Context, workspace string, urn urns.URN, after int64, limit int) ([]*ConsentEvent, error)
 
 	// ClaimWebhooks leases up to limit webhook events that are due at now, for lease, so that no other worker takes
-	// them meanwhile, and at most room(workspace) of each workspace's, so that a worker can keep one workspace from
-	// taking every delivery (room nil: no bound). Events of one contact are delivered in order, so only the oldest
+	// them meanwhile, and at most room[workspace] of each workspace that room names (the others have no bound), so
+	// that a worker can keep one workspace from taking every delivery, and the events of workspaces with room are
+	// found however many the others have queued. Events of one contact are delivered in order, so only the oldest
 	// undelivered event of each contact is ever claimed.
-	ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int, room func(workspace string) int) ([]*WebhookEvent, error)
+	ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int, room map[string]int) ([]*WebhookEvent, error)
+	// ReleaseWebhooks ends the leases of the events with the sequence numbers that a claim leased until leasedUntil,
+	// for a worker that won't attempt them, so that they are claimable at once rather than when the lease runs out.
+	ReleaseWebhooks(ctx context.Context, seqs []int64, leasedUntil time.Time) error
 	// RecordAttempts adds each attempt to the delivery log and updates its event: delivered, failed for good, or due
 	// again at Next, and releases the event's lease, all in one transaction.
 	RecordAttempts(ctx context.Context, records []*AttemptRecord) error

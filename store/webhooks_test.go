@@ -289,8 +289,7 @@ func TestClaimWebhooksWithRoom(t *testing.T) {
 			commit(t, s, &Change{Workspace: ws, Webhooks: []*WebhookEvent{e}})
 			events = append(events, e)
 		}
-		room := map[string]int{"acme": 1, "globex": 5}
-		claimed, err := s.ClaimWebhooks(t.Context(), at(10), time.Minute, 3, func(ws string) int { return room[ws] })
+		claimed, err := s.ClaimWebhooks(t.Context(), at(10), time.Minute, 3, map[string]int{"acme": 1, "globex": 5})
 		require.NoError(t, err)
 		var got []string
 		for _, e := range claimed {
@@ -320,5 +319,52 @@ func TestClaimWebhooksWithRoom(t *testing.T) {
 		e5, _, err := s.WebhookEvent(t.Context(), "globex", events[5].ID)
 		require.NoError(t, err)
 		assert.Equal(t, WebhookPending, e5.Status)
+	})
+}
+
+// A workspace with a backlog and no room left doesn't hide the others' events from a claim, however many it has
+// queued ahead of them: the query leaves out those without room.
+func TestClaimWebhooksPastBacklog(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store) {
+		for _, id := range []string{"hung", "fine", "other"} {
+			createWorkspace(t, s, id)
+		}
+		var backlog []*WebhookEvent
+		for i := range 100 {
+			backlog = append(backlog, newWebhook(flows.ContactUUID(uuids.NewV4()), at(0).Add(time.Duration(i)*time.Millisecond)))
+		}
+		commit(t, s, &Change{Workspace: "hung", Webhooks: backlog})
+		fine, other := newWebhook(flows.ContactUUID(uuids.NewV4()), at(1)), newWebhook(flows.ContactUUID(uuids.NewV4()), at(2))
+		commit(t, s, &Change{Workspace: "fine", Webhooks: []*WebhookEvent{fine}})
+		commit(t, s, &Change{Workspace: "other", Webhooks: []*WebhookEvent{other}})
+
+		claimed, err := s.ClaimWebhooks(t.Context(), at(10), time.Minute, 1, map[string]int{"hung": 0})
+		require.NoError(t, err)
+		assert.Equal(t, []string{fine.ID}, claimedIDs(claimed))
+		claimed, err = s.ClaimWebhooks(t.Context(), at(10), time.Minute, 5, map[string]int{"hung": 0, "fine": 3})
+		require.NoError(t, err)
+		assert.Equal(t, []string{other.ID}, claimedIDs(claimed))
+	})
+}
+
+// Releasing a claim's leases makes its events claimable at once, but not an event that another claim took since.
+func TestReleaseWebhooks(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store) {
+		createWorkspace(t, s, "acme")
+		e1, e2 := newWebhook(flows.ContactUUID(uuids.NewV4()), at(0)), newWebhook(flows.ContactUUID(uuids.NewV4()), at(0))
+		commit(t, s, &Change{Workspace: "acme", Webhooks: []*WebhookEvent{e1, e2}})
+
+		claimed, err := s.ClaimWebhooks(t.Context(), at(1), time.Minute, 10, nil)
+		require.NoError(t, err)
+		require.Len(t, claimed, 2)
+		// e2's lease ran out, and a later claim took it
+		retaken, err := s.ClaimWebhooks(t.Context(), at(1).Add(time.Minute+time.Second), time.Minute, 1, nil)
+		require.NoError(t, err)
+		require.Equal(t, []string{e1.ID}, claimedIDs(retaken))
+
+		require.NoError(t, s.ReleaseWebhooks(t.Context(), []int64{claimed[0].Seq, claimed[1].Seq}, at(1).Add(time.Minute)))
+		again, err := s.ClaimWebhooks(t.Context(), at(1).Add(time.Minute+2*time.Second), time.Minute, 10, nil)
+		require.NoError(t, err)
+		assert.Equal(t, []string{e2.ID}, claimedIDs(again), "e1 is still the later claim's")
 	})
 }

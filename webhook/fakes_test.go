@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -44,12 +46,11 @@ func (c *fakeClock) Set(t time.Time) {
 func (c *fakeClock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
 
 // fakeStore keeps the outbox in memory with the real store's rules: leases, and only the oldest pending event of a
-// contact is ever claimed. It fails the test when the worker breaks its side of the contract: claiming more than
-// its concurrency allows, or recording an attempt for an event it doesn't hold or with the wrong number.
+// contact is ever claimed. It fails the test when the worker breaks its side of the contract: recording an attempt
+// for an event it doesn't hold or with the wrong number.
 type fakeStore struct {
-	t           *testing.T
-	clock       *fakeClock
-	concurrency int // when set, the most events that may be leased at once
+	t     *testing.T
+	clock *fakeClock
 
 	mu         sync.Mutex
 	workspaces map[string]*store.Workspace
@@ -94,7 +95,7 @@ func (s *fakeStore) add(workspace string, contact flows.ContactUUID, body string
 	return ev.ID
 }
 
-func (s *fakeStore) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int, room func(string) int) ([]*store.WebhookEvent, error) {
+func (s *fakeStore) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int, room map[string]int) ([]*store.WebhookEvent, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.claimErrs) > 0 {
@@ -102,20 +103,9 @@ func (s *fakeStore) ClaimWebhooks(ctx context.Context, now time.Time, lease time
 		s.claimErrs = s.claimErrs[1:]
 		return nil, err
 	}
-	if s.concurrency > 0 {
-		leased := 0
-		for _, e := range s.events {
-			if e.leasedUntil.After(now) {
-				leased++
-			}
-		}
-		if leased+limit > s.concurrency {
-			s.t.Errorf("claimed up to %d events with %d leased already, more than the concurrency %d", limit, leased, s.concurrency)
-		}
-	}
 	var claimed []*store.WebhookEvent
 	seen := map[flows.ContactUUID]bool{}
-	rooms := map[string]int{}
+	left := maps.Clone(room)
 	for _, e := range s.events {
 		if e.Status != store.WebhookPending || seen[e.ContactUUID] {
 			continue
@@ -127,22 +117,28 @@ func (s *fakeStore) ClaimWebhooks(ctx context.Context, now time.Time, lease time
 		if e.NextAttempt.After(now) || e.leasedUntil.After(now) {
 			continue
 		}
-		if left, ok := rooms[e.Workspace]; !ok && room != nil {
-			rooms[e.Workspace] = room(e.Workspace)
-		} else if !ok {
-			rooms[e.Workspace] = limit
-		} else {
-			rooms[e.Workspace] = left
+		if n, bounded := left[e.Workspace]; bounded {
+			if n <= 0 {
+				continue
+			}
+			left[e.Workspace]--
 		}
-		if rooms[e.Workspace] <= 0 {
-			continue
-		}
-		rooms[e.Workspace]--
 		e.leasedUntil = now.Add(lease)
 		c := e.WebhookEvent
 		claimed = append(claimed, &c)
 	}
 	return claimed, nil
+}
+
+func (s *fakeStore) ReleaseWebhooks(ctx context.Context, seqs []int64, leasedUntil time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.events {
+		if slices.Contains(seqs, e.Seq) && e.leasedUntil.Equal(leasedUntil) {
+			e.leasedUntil = time.Time{}
+		}
+	}
+	return nil
 }
 
 func (s *fakeStore) RecordAttempts(ctx context.Context, records []*store.AttemptRecord) error {

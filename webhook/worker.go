@@ -39,9 +39,14 @@ const (
 	maxStoreWait = time.Minute // between claims while the store fails
 )
 
+// claimAhead is how many events per delivery at once a worker keeps claimed ahead, so that it claims in batches
+// rather than an event at a time; it claims again when half of them are gone.
+const claimAhead = 8
+
 // Store is what the worker needs of the data layer; store.Store is one.
 type Store interface {
-	ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int, room func(workspace string) int) ([]*store.WebhookEvent, error)
+	ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int, room map[string]int) ([]*store.WebhookEvent, error)
+	ReleaseWebhooks(ctx context.Context, seqs []int64, leasedUntil time.Time) error
 	RecordAttempts(ctx context.Context, records []*store.AttemptRecord) error
 	GetWorkspace(ctx context.Context, id string) (*store.Workspace, error)
 }
@@ -55,10 +60,12 @@ type Store interface {
 // timeout, a URL the policy refuses, a workspace without a URL (so that configuring one delivers the backlog) or
 // without a workspace. An event that still fails GiveUpAfter after it was created is marked failed.
 //
-// No workspace's endpoint can take every delivery: a workspace has at most PerWorkspace deliveries in flight, and one
-// whose last attempt failed, or that has one in flight for longer than SlowAfter, has one. So an endpoint that hangs
-// holds a single worker once it is known to, half of them before, and the others deliver other workspaces' events.
-// The attempts of a round are recorded together, in one transaction.
+// The worker claims events in batches, ahead of the deliveries, and starts them a workspace at a time in turn. No
+// workspace's endpoint can take every delivery: a workspace has at most PerWorkspace deliveries in flight, and one
+// whose last attempt failed, or that has one in flight for longer than SlowAfter, has one, and no events claimed
+// ahead: they are released for later. So an endpoint that hangs holds a single worker once it is known to, half of
+// them before, and the others deliver other workspaces' events, which the claims find past its backlog. Attempts are
+// recorded in batches, each one transaction, while the next deliveries go on.
 //
 // Run fills in the zero fields with their defaults; the fields must not change once it runs.
 type Worker struct {
@@ -84,6 +91,8 @@ type Worker struct {
 	mu       sync.Mutex
 	inflight map[string][]*time.Time // when each of each workspace's deliveries in flight started
 	failing  map[string]bool         // workspaces whose last attempt failed
+	recorded map[string]bool         // workspaces with attempts recorded since the worker last looked
+	wrote    chan struct{}           // attempts were recorded
 }
 
 // Nudge tells the worker that events were committed, so that it delivers them without waiting for the next poll.
@@ -100,16 +109,17 @@ func (w *Worker) nudged() chan struct{} {
 	return w.nudges
 }
 
-// Run delivers events until ctx is done, then waits for the deliveries in flight, which are not cancelled but
-// bounded by the lease, so that their attempts are recorded. Store errors are logged and retried, so it returns an
-// error only for a worker that is misconfigured.
+// Run delivers events until ctx is done, then releases the events it claimed and didn't start, and waits for the
+// deliveries in flight, which are not cancelled but bounded by the lease, so that their attempts are recorded. Store
+// errors are logged and retried, so it returns an error only for a worker that is misconfigured.
 func (w *Worker) Run(ctx context.Context) error {
 	if err := w.init(); err != nil {
 		return err
 	}
+	ahead := claimAhead * w.Concurrency
 
 	var inflight sync.WaitGroup
-	records := make(chan *pendingRecord, w.Concurrency)
+	records := make(chan *pendingRecord, ahead)
 	recording := make(chan struct{})
 	go func() {
 		defer close(recording)
@@ -121,42 +131,58 @@ func (w *Worker) Run(ctx context.Context) error {
 		<-recording
 	}()
 
+	q := &queue{events: map[string][]*claimed{}, waited: map[string]bool{}}
+	defer w.release(q, true)
+
 	slots := make(chan struct{}, w.Concurrency) // a token per delivery in flight
-	freed := make(chan struct{}, 1)             // a delivery ended, so a slot and maybe its contact's next event are free
+	freed := make(chan struct{}, 1)             // a delivery ended, so a slot and maybe its workspace's room are free
 	failures := 0
+	// fresh: events may have been committed, of any workspace, or come due since the last claim; more: the last claim
+	// may have left due events behind, of the workspaces it took from. Those of workspaces whose endpoints hold their
+	// events are claimed at once, so that a workspace waiting for its endpoint doesn't delay the others; but claiming
+	// only for more waits until half of the events claimed ahead were started, so that claims are batches.
+	fresh, more := true, false
 
 	for {
+		w.release(q, false)
+		for len(slots) < cap(slots) {
+			c, waited := q.next(func(ws string) bool { return w.room(ws) > 0 })
+			if c == nil {
+				break
+			}
+			if waited {
+				w.reread(ctx, q, c)
+			}
+			slots <- struct{}{}
+			started := w.started(c.ev.Workspace)
+			inflight.Go(func() {
+				records <- w.deliver(context.WithoutCancel(ctx), c, started) // before the slot is free: records are bounded
+				<-slots
+				select {
+				case freed <- struct{}{}:
+				default:
+				}
+			})
+		}
+
 		wait := w.Poll
-		if free := w.Concurrency - len(slots); free > 0 {
-			events, err := w.Store.ClaimWebhooks(ctx, w.Now(), w.Lease, free, w.room)
+		if want := ahead - w.startable(q); want > 0 && (fresh || more && q.n <= ahead/2) {
+			now := w.Now()
+			events, err := w.Store.ClaimWebhooks(ctx, now, w.Lease, want, w.claimRoom(q, ahead))
 			if err != nil && ctx.Err() != nil {
 				return nil
 			}
-			if err != nil {
+			if err == nil {
+				failures = 0
+				fresh, more = false, len(events) == want
+				w.enqueue(ctx, q, events, now.Add(w.Lease))
+				if len(events) > 0 {
+					continue // to start them
+				}
+			} else {
 				failures++
 				wait = w.storeRetry(failures)
 				w.Log.Error("claiming webhook events failed", "error", err, "retry_in", wait)
-			} else {
-				failures = 0
-				workspaces := w.workspaces(ctx, events)
-				for _, ev := range events {
-					ws, ok := workspaces[ev.Workspace]
-					if !ok {
-						continue // its workspace couldn't be read: it is attempted again when its lease runs out
-					}
-					slots <- struct{}{}
-					started := w.started(ev.Workspace)
-					inflight.Go(func() {
-						defer func() {
-							<-slots
-							select {
-							case freed <- struct{}{}:
-							default:
-							}
-						}()
-						w.deliver(context.WithoutCancel(ctx), ev, ws, started, records)
-					})
-				}
 			}
 		}
 
@@ -166,28 +192,222 @@ func (w *Worker) Run(ctx context.Context) error {
 			timer.Stop()
 			return nil
 		case <-w.nudged():
+			fresh = true
+		case <-w.wrote:
+			// a contact's next event may be due, or a workspace's retry; claiming for a workspace that has as many
+			// events as it may claimed already would only find nothing
+			more = more || w.roomFor(w.claimRoom(q, ahead))
 		case <-freed:
 		case <-timer.C:
+			fresh = true
 		}
 		timer.Stop()
 	}
 }
 
-// room is how many more deliveries of the workspace may start: PerWorkspace, but one for a workspace whose endpoint
-// failed its last attempt or is slow to answer one now, counting those in flight.
+// claimed is an event the worker leased, with its workspace, nil when that no longer exists.
+type claimed struct {
+	ev          *store.WebhookEvent
+	ws          *store.Workspace
+	leasedUntil time.Time
+}
+
+// queue is the events claimed and not started yet, by workspace, which take turns.
+type queue struct {
+	events map[string][]*claimed
+	turns  []string        // the workspaces with events queued, the next to start one first
+	waited map[string]bool // workspaces whose events waited for their room, while the workspace may have changed
+	n      int
+}
+
+func (q *queue) add(c *claimed) {
+	ws := c.ev.Workspace
+	if len(q.events[ws]) == 0 {
+		q.turns = append(q.turns, ws)
+	}
+	q.events[ws] = append(q.events[ws], c)
+	q.n++
+}
+
+// next takes the oldest event of the first workspace in turn that may start one, and puts the workspace last. It
+// tells whether the workspace's events waited for it.
+func (q *queue) next(may func(workspace string) bool) (*claimed, bool) {
+	for i, ws := range q.turns {
+		if !may(ws) {
+			q.waited[ws] = true
+			continue
+		}
+		waited := q.waited[ws]
+		delete(q.waited, ws)
+		events := q.events[ws]
+		c := events[0]
+		q.n--
+		q.turns = slices.Delete(q.turns, i, i+1)
+		if len(events) > 1 {
+			q.events[ws] = events[1:]
+			q.turns = append(q.turns, ws)
+		} else {
+			delete(q.events, ws)
+		}
+		return c, waited
+	}
+	return nil, false
+}
+
+// take removes the events of the workspace for which keep is false.
+func (q *queue) take(ws string, keep func(*claimed) bool) []*claimed {
+	var taken, kept []*claimed
+	for _, c := range q.events[ws] {
+		if keep(c) {
+			kept = append(kept, c)
+		} else {
+			taken = append(taken, c)
+		}
+	}
+	q.n -= len(taken)
+	if len(kept) > 0 {
+		q.events[ws] = kept
+	} else {
+		delete(q.events, ws)
+		delete(q.waited, ws)
+		q.turns = slices.DeleteFunc(q.turns, func(t string) bool { return t == ws })
+	}
+	return taken
+}
+
+// reread reads the workspace of an event again, for it and the others queued, when they waited for their endpoint:
+// meanwhile the workspace may have changed its URL, most likely because that endpoint hung. If it can't be read,
+// they go to the URL they were claimed with.
+func (w *Worker) reread(ctx context.Context, q *queue, c *claimed) {
+	ws, err := w.Store.GetWorkspace(ctx, c.ev.Workspace)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		w.Log.Error("reading the workspace of webhooks again failed", "workspace", c.ev.Workspace, "error", err)
+		return
+	}
+	c.ws = ws
+	for _, other := range q.events[c.ev.Workspace] {
+		other.ws = ws
+	}
+}
+
+// enqueue reads the workspaces of claimed events, each once, and queues the events. A workspace that no longer exists
+// is nil, which fails its events' attempts; the events of one that can't be read are dropped, to be attempted again
+// when their leases run out.
+func (w *Worker) enqueue(ctx context.Context, q *queue, events []*store.WebhookEvent, leasedUntil time.Time) {
+	workspaces := map[string]*store.Workspace{}
+	failed := map[string]bool{}
+	for _, ev := range events {
+		ws, done := workspaces[ev.Workspace]
+		if !done && !failed[ev.Workspace] {
+			var err error
+			ws, err = w.Store.GetWorkspace(ctx, ev.Workspace)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				w.Log.Error("reading the workspace of webhooks failed, retrying when their leases run out", "workspace", ev.Workspace, "error", err)
+				failed[ev.Workspace] = true
+			} else {
+				workspaces[ev.Workspace] = ws
+			}
+		}
+		if !failed[ev.Workspace] {
+			q.add(&claimed{ev: ev, ws: ws, leasedUntil: leasedUntil})
+		}
+	}
+}
+
+// release gives back the leases of queued events that shouldn't wait for a delivery: those of a slow workspace
+// that can't start at once, which would wait for its slow attempts longer than the lease, and those whose lease would
+// run out before their attempt's timeout; every queued event when all is true. The events are claimable again at once,
+// except by this worker for a slow workspace, as long as it stays slow.
+func (w *Worker) release(q *queue, all bool) {
+	if q.n == 0 {
+		return
+	}
+	deadline := w.Now().Add(w.Timeout)
+	byLease := map[time.Time][]int64{}
+	for _, ws := range slices.Clone(q.turns) {
+		keep := len(q.events[ws])
+		if all {
+			keep = 0
+		} else if w.slow(ws) {
+			keep = w.room(ws)
+		}
+		for _, c := range q.take(ws, func(c *claimed) bool { keep--; return keep >= 0 && c.leasedUntil.After(deadline) }) {
+			byLease[c.leasedUntil] = append(byLease[c.leasedUntil], c.ev.Seq)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), maxStoreWait)
+	defer cancel()
+	for leasedUntil, seqs := range byLease {
+		if err := w.Store.ReleaseWebhooks(ctx, seqs, leasedUntil); err != nil {
+			w.Log.Error("releasing webhook events failed, they wait for their leases to run out", "events", len(seqs), "error", err)
+		}
+	}
+}
+
+// slow tells whether the workspace's endpoint failed its last attempt or is slow to answer one now, which limits it
+// to one delivery in flight.
+func (w *Worker) slow(workspace string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.slowLocked(workspace)
+}
+
+func (w *Worker) slowLocked(workspace string) bool {
+	if w.failing[workspace] {
+		return true
+	}
+	for _, started := range w.inflight[workspace] {
+		if time.Since(*started) > w.SlowAfter {
+			return true
+		}
+	}
+	return false
+}
+
+// room is how many more deliveries of the workspace may start: PerWorkspace, or one for a slow one, counting those in
+// flight.
 func (w *Worker) room(workspace string) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	limit := w.PerWorkspace
-	if w.failing[workspace] {
+	if w.slowLocked(workspace) {
 		limit = 1
 	}
-	for _, started := range w.inflight[workspace] {
-		if time.Since(*started) > w.SlowAfter {
-			limit = 1
+	return limit - len(w.inflight[workspace])
+}
+
+// startable counts the queued events of the workspaces that may start a delivery: those of the others wait for
+// their endpoints, and may wait long, so they don't keep the worker from claiming others' events.
+func (w *Worker) startable(q *queue) int {
+	n := 0
+	for ws, events := range q.events {
+		if w.room(ws) > 0 {
+			n += len(events)
 		}
 	}
-	return limit - len(w.inflight[workspace])
+	return n
+}
+
+// claimRoom is how many more events of each workspace with some in flight or queued a claim may take: of a slow one
+// none beyond the one it may have in flight, and of the others as many as are claimed ahead.
+func (w *Worker) claimRoom(q *queue, ahead int) map[string]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	room := map[string]int{}
+	for ws, started := range w.inflight {
+		room[ws] = -len(started)
+	}
+	for ws, events := range q.events {
+		room[ws] -= len(events)
+	}
+	for ws, n := range room {
+		limit := ahead
+		if w.slowLocked(ws) {
+			limit = 1
+		}
+		room[ws] = limit + n
+	}
+	return room
 }
 
 // started counts a delivery of the workspace in flight, and returns when it started, which ended takes back.
@@ -214,26 +434,6 @@ func (w *Worker) ended(workspace string, started *time.Time, failed bool) {
 	}
 }
 
-// workspaces reads the workspaces of a round's events, each once. A workspace that no longer exists is nil, which
-// fails its events' attempts; one that can't be read is left out, so its events wait for their leases to run out.
-func (w *Worker) workspaces(ctx context.Context, events []*store.WebhookEvent) map[string]*store.Workspace {
-	workspaces := map[string]*store.Workspace{}
-	failed := map[string]bool{}
-	for _, ev := range events {
-		if _, done := workspaces[ev.Workspace]; done || failed[ev.Workspace] {
-			continue
-		}
-		ws, err := w.Store.GetWorkspace(ctx, ev.Workspace)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			w.Log.Error("reading the workspace of webhooks failed, retrying when their leases run out", "workspace", ev.Workspace, "error", err)
-			failed[ev.Workspace] = true
-			continue
-		}
-		workspaces[ev.Workspace] = ws
-	}
-	return workspaces
-}
-
 // init checks the worker and fills in its defaults.
 func (w *Worker) init() error {
 	if w.Store == nil {
@@ -247,7 +447,8 @@ func (w *Worker) init() error {
 	w.Lease = positive(w.Lease, DefaultLease)
 	w.PerWorkspace = positive(w.PerWorkspace, max(1, (w.Concurrency+1)/2))
 	w.SlowAfter = positive(w.SlowAfter, DefaultSlowAfter)
-	w.inflight, w.failing = map[string][]*time.Time{}, map[string]bool{}
+	w.inflight, w.failing, w.recorded = map[string][]*time.Time{}, map[string]bool{}, map[string]bool{}
+	w.wrote = make(chan struct{}, 1)
 	w.Poll = positive(w.Poll, DefaultPoll)
 	w.GiveUpAfter = positive(w.GiveUpAfter, DefaultGiveUpAfter)
 	if w.Backoff == nil {
@@ -277,12 +478,11 @@ func positive[T int | time.Duration](v, def T) T {
 	return def
 }
 
-// deliver makes an attempt at an event and has it recorded. ctx isn't cancelled on shutdown, so the attempt finishes
-// and is recorded; the lease bounds it, as after that the event may be someone else's. ws is nil when the workspace
-// no longer exists.
-func (w *Worker) deliver(ctx context.Context, ev *store.WebhookEvent, ws *store.Workspace, started *time.Time, records chan<- *pendingRecord) {
+// deliver makes an attempt at an event and returns it to be recorded. ctx isn't cancelled on shutdown, so the
+// attempt finishes and is recorded; the lease bounds it, as after that the event may be someone else's.
+func (w *Worker) deliver(ctx context.Context, c *claimed, started *time.Time) *pendingRecord {
 	ctx, cancel := context.WithTimeout(ctx, w.Lease)
-	defer cancel()
+	ev, ws := c.ev, c.ws
 
 	log := w.Log.With("event", ev.ID, "workspace", ev.Workspace, "attempt", ev.Attempts+1)
 	attempt := &store.WebhookAttempt{EventID: ev.ID, Number: ev.Attempts + 1, StartedOn: w.Now()}
@@ -302,29 +502,34 @@ func (w *Worker) deliver(ctx context.Context, ev *store.WebhookEvent, ws *store.
 	w.ended(ev.Workspace, started, err != nil)
 
 	outcome, next := w.outcome(ev, attempt)
-	p := &pendingRecord{AttemptRecord: store.AttemptRecord{Attempt: attempt, Outcome: outcome, Next: next}, ctx: ctx, log: log, done: make(chan struct{})}
-	records <- p
-	<-p.done
-
-	switch outcome {
-	case store.WebhookDelivered:
-		log.Debug("webhook delivered", "status", attempt.StatusCode, "elapsed_ms", attempt.Duration.Milliseconds())
-	case store.WebhookPending:
-		log.Warn("webhook attempt failed", "status", attempt.StatusCode, "error", attempt.Error, "next", next, "elapsed_ms", attempt.Duration.Milliseconds())
-	case store.WebhookFailed:
-		log.Error("webhook failed for good", "status", attempt.StatusCode, "error", attempt.Error, "created_on", ev.CreatedOn)
-	}
-	if w.OnAttempt != nil {
-		w.OnAttempt(attempt, outcome)
-	}
+	return &pendingRecord{AttemptRecord: store.AttemptRecord{Attempt: attempt, Outcome: outcome, Next: next}, ctx: ctx, cancel: cancel, log: log, workspace: ev.Workspace, created: ev.CreatedOn}
 }
 
 // pendingRecord is an attempt waiting to be recorded, until its lease runs out.
 type pendingRecord struct {
 	store.AttemptRecord
-	ctx  context.Context // done when the lease runs out
-	log  *slog.Logger
-	done chan struct{} // closed once recorded, or given up on
+	ctx       context.Context // done when the lease runs out
+	cancel    context.CancelFunc
+	log       *slog.Logger
+	workspace string
+	created   time.Time // of the event
+}
+
+// done logs the attempt once it is recorded or given up on, and tells OnAttempt.
+func (w *Worker) done(p *pendingRecord) {
+	p.cancel()
+	a := p.Attempt
+	switch p.Outcome {
+	case store.WebhookDelivered:
+		p.log.Debug("webhook delivered", "status", a.StatusCode, "elapsed_ms", a.Duration.Milliseconds())
+	case store.WebhookPending:
+		p.log.Warn("webhook attempt failed", "status", a.StatusCode, "error", a.Error, "next", p.Next, "elapsed_ms", a.Duration.Milliseconds())
+	case store.WebhookFailed:
+		p.log.Error("webhook failed for good", "status", a.StatusCode, "error", a.Error, "created_on", p.created)
+	}
+	if w.OnAttempt != nil {
+		w.OnAttempt(a, p.Outcome)
+	}
 }
 
 // recordAll records the attempts sent to it, those that arrive together in one transaction, until records is closed.
@@ -335,7 +540,7 @@ func (w *Worker) recordAll(records <-chan *pendingRecord) {
 	for first := range records {
 		batch := []*pendingRecord{first}
 	more:
-		for len(batch) < w.Concurrency {
+		for len(batch) < cap(records) {
 			select {
 			case p, ok := <-records:
 				if !ok {
@@ -347,7 +552,31 @@ func (w *Worker) recordAll(records <-chan *pendingRecord) {
 			}
 		}
 		w.record(batch)
+		w.mu.Lock()
+		for _, p := range batch {
+			w.recorded[p.workspace] = true
+		}
+		w.mu.Unlock()
+		select {
+		case w.wrote <- struct{}{}:
+		default:
+		}
 	}
+}
+
+// roomFor takes the workspaces with attempts recorded since it was last called, and tells whether a claim may take
+// events of any of them.
+func (w *Worker) roomFor(room map[string]int) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	found := false
+	for ws := range w.recorded {
+		if n, bounded := room[ws]; !bounded || n > 0 {
+			found = true
+		}
+	}
+	clear(w.recorded)
+	return found
 }
 
 func (w *Worker) record(batch []*pendingRecord) {
@@ -358,7 +587,7 @@ func (w *Worker) record(batch []*pendingRecord) {
 	err := w.Store.RecordAttempts(context.Background(), records)
 	if err == nil {
 		for _, p := range batch {
-			close(p.done)
+			w.done(p)
 		}
 		return
 	}
@@ -370,21 +599,19 @@ func (w *Worker) record(batch []*pendingRecord) {
 	}
 
 	p := batch[0]
+	defer w.done(p)
 	if errors.Is(err, store.ErrNotFound) {
 		p.log.Warn("a webhook event was deleted while it was attempted, with its workspace", "error", err)
-		close(p.done)
 		return
 	}
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
 		select {
 		case <-p.ctx.Done():
 			p.log.Error("recording a webhook attempt failed until its lease ran out, so it will be attempted again", "error", err)
-			close(p.done)
 			return
 		case <-time.After(wait):
 		}
 		if err = w.Store.RecordAttempts(context.Background(), records); err == nil {
-			close(p.done)
 			return
 		}
 	}

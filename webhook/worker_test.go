@@ -445,7 +445,6 @@ func TestConcurrency(t *testing.T) {
 	h := newHarness(t, srv.URL)
 	h.worker.Concurrency = 2
 	h.worker.PerWorkspace = 2 // the one workspace may take both
-	h.store.concurrency = 2
 	for i := range 5 {
 		h.store.add("acme", flows.ContactUUID(fmt.Sprintf("c%d", i)), `{}`)
 	}
