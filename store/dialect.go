@@ -30,8 +30,8 @@ type dialect struct {
 	maxParams int
 	bulkParam func(n int) string
 
-	// skipLocked ends the query that picks webhook events to claim, so that concurrent claimers pass over the rows
-	// another is claiming rather than wait for them and claim them again.
+	// skipLocked ends the queries that pick WhatsApp inbox items and outbox messages to claim, so that concurrent
+	// claimers pass over the rows another is claiming rather than wait for them and claim them again.
 	skipLocked string
 
 	// inList is the condition that a value is one of a list passed as the one parameter %s, made by list: a query
