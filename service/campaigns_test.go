@@ -50,7 +50,7 @@ func TestCampaigns(t *testing.T) {
 	e.advance(2 * time.Hour)
 	require.NoError(t, e.svc.FireCampaigns(e.ctx, e.clock()))
 	assert.Equal(t, []string{ana + ": Hi this is a survey. Which color is best? Red, Green, or Blue?"}, campaign())
-	fired := e.logs.find(t, "fired campaign event")
+	fired := e.logged("fired campaign event")
 	require.NotNil(t, fired, "one line for the event")
 	assert.Equal(t, []any{"acme", 1.0, 1.0, 1.0}, []any{fired["workspace"], fired["sent"], fired["skipped_opted_out"], fired["skipped_window_closed"]})
 	assert.Contains(t, fired, "elapsed_ms")

@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/optout-dev/optout/cluster"
 	"github.com/optout-dev/optout/internal/strictjson"
+	"github.com/optout-dev/optout/internal/testenv"
 	"github.com/optout-dev/optout/metrics"
 	"github.com/optout-dev/optout/service"
 	"github.com/optout-dev/optout/store"
@@ -31,7 +31,7 @@ type env struct {
 	ctx   context.Context
 	store store.Store
 	svc   *service.Service
-	logs  logBuffer // what the service logged, as JSON lines
+	logs  testenv.LockedBuffer // what the service logged, as JSON lines
 
 	mu  sync.Mutex
 	now time.Time
@@ -69,25 +69,11 @@ func (e *env) newService() *service.Service {
 	})
 }
 
-// logBuffer keeps what a service's goroutines log, for a test to read.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// find returns the attributes of the first line logged with the message, nil if none was.
-func (b *logBuffer) find(t *testing.T, msg string) map[string]any {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, line := range strings.Split(strings.TrimSpace(b.buf.String()), "\n") {
+// logged returns the attributes of the first line the service logged with the message, nil if none was.
+func (e *env) logged(msg string) map[string]any {
+	for _, line := range strings.Split(strings.TrimSpace(e.logs.String()), "\n") {
 		var entry map[string]any
-		require.NoError(t, json.Unmarshal([]byte(line), &entry), line)
+		require.NoError(e.t, json.Unmarshal([]byte(line), &entry), line)
 		if entry["msg"] == msg {
 			return entry
 		}

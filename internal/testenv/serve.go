@@ -49,7 +49,7 @@ type Serve struct {
 	Addr string
 	env  []string
 	cmd  *exec.Cmd
-	logs *lockedBuffer
+	logs *LockedBuffer
 	done chan struct{}
 }
 
@@ -61,7 +61,7 @@ func StartServe(t testing.TB, env map[string]string) *Serve {
 	addr := l.Addr().String()
 	l.Close()
 
-	s := &Serve{URL: "http://" + addr, Addr: addr, logs: &lockedBuffer{}}
+	s := &Serve{URL: "http://" + addr, Addr: addr, logs: &LockedBuffer{}}
 	s.env = append(os.Environ(), "OPTOUT_ADDR="+addr, "OPTOUT_LOG_FORMAT=json")
 	for k, v := range env {
 		s.env = append(s.env, k+"="+v)
@@ -162,27 +162,28 @@ func (s *Serve) Logs() []map[string]any {
 // LogText returns what the process wrote to its output and log.
 func (s *Serve) LogText() string { return s.logs.String() }
 
-type lockedBuffer struct {
+// LockedBuffer is a buffer that goroutines write to, a process or a logger, while a test reads it.
+type LockedBuffer struct {
 	mu sync.Mutex
 	sb strings.Builder
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
+func (b *LockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.sb.Write(p)
 }
 
-func (b *lockedBuffer) WriteString(s string) {
+func (b *LockedBuffer) WriteString(s string) {
 	b.mu.Lock()
 	b.sb.WriteString(s)
 	b.mu.Unlock()
 }
 
-func (b *lockedBuffer) String() string {
+func (b *LockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.sb.String()
 }
 
-var _ io.Writer = (*lockedBuffer)(nil)
+var _ io.Writer = (*LockedBuffer)(nil)
