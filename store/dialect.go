@@ -34,6 +34,12 @@ type dialect struct {
 	// claimers pass over the rows another is claiming rather than wait for them and claim them again.
 	skipLocked string
 
+	// inOrder makes the rest of a transaction read rows in the order of an index that has it rather than read them
+	// all and sort them, for a query that wants the first few; empty where the planner already does. PostgreSQL,
+	// thinking few events pending because its statistics predate a burst of them, read every pending event and sorted
+	// them for the first page of a claim, and so read the whole backlog for each.
+	inOrder string
+
 	// inList is the condition that a value is one of a list passed as the one parameter %s, made by list: a query
 	// then has the same text and the same single parameter however long the list is.
 	inList string
@@ -80,6 +86,7 @@ var postgresDialect = &dialect{
 	maxParams:  65535,
 	bulkParam:  func(n int) string { return "$" + strconv.Itoa(n) },
 	skipLocked: ` FOR UPDATE OF e SKIP LOCKED`,
+	inOrder:    `SET LOCAL enable_sort = off`,
 	inList:     `= ANY(%s)`,
 	rows:       `(SELECT e.n - 1 AS key, e.value FROM jsonb_array_elements(CAST(%s AS JSONB)) WITH ORDINALITY AS e(value, n)) AS r`,
 	list:       func(values []string) any { return values },

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/nyaruka/goflow/flows"
 )
 
 // webhookColumns are the columns a WebhookEvent is read from, unqualified, as RETURNING has them: no column of
@@ -55,80 +57,109 @@ func (s *store) insertWebhookEvents(ctx context.Context, tx *sql.Tx, workspace s
 	return nil
 }
 
-// sqlSelectClaimable picks the oldest due events that no one holds, of no workspace of the list $3, and that no
-// older pending event of the same contact waits before. Those first events of their contacts are found by numbering
-// the pending events of each contact, in one pass over them, rather than by asking of each event whether its contact
-// has an older one, or by joining them to their contacts' first: on a table that had just filled, PostgreSQL's
-// statistics had it answer either for each event anew, reading a whole backlog each time, and a claim among 10,000
-// pending events took from seconds to 19 seconds. It locks nothing: sqlLeaseWebhooks does.
-const sqlSelectClaimable = `
-  SELECT seq, workspace
-    FROM (SELECT seq, workspace, next_attempt, locked_until,
-                 ROW_NUMBER() OVER (PARTITION BY workspace, contact_uuid ORDER BY seq) AS place
-            FROM webhook_events
-           WHERE status = 'pending') p
-   WHERE place = 1 AND next_attempt <= $1 AND (locked_until IS NULL OR locked_until < $1) AND NOT (workspace %s)
+// sqlSelectPending reads pending events in the order they were queued, from past seq $1, leaving out the workspaces
+// of the list $3. The partial index on seq gives that order directly, so a page costs its own rows however long the
+// backlog, provided the database reads the index rather than sorting what it found (dialect.inOrder): a claim that
+// numbered every contact's pending events, or asked of each event whether its contact had an older one, read the
+// whole backlog each time, and on a table whose statistics were stale PostgreSQL ran the latter for each event anew.
+const sqlSelectPending = `
+  SELECT seq, workspace, contact_uuid, next_attempt, locked_until
+    FROM webhook_events
+   WHERE status = 'pending' AND seq > $1 AND NOT (workspace %s)
 ORDER BY seq
    LIMIT $2`
 
 // sqlLeaseWebhooks leases the events picked that still qualify. Two claimers can't both take an event: on SQLite
 // because writers are serialized, and on PostgreSQL because the second to update a row waits for the first to commit
-// and then finds it leased or delivered. Locking the rows as they were picked instead (FOR UPDATE SKIP LOCKED) had
-// PostgreSQL group the pending events again for every row committed since the pick began, which under a stream of
-// new events made a claim take seconds.
+// and then finds it leased or delivered. An event picked stays its contact's first pending one: events are queued
+// with a seq higher than any before them, and one that is no longer pending never is again.
 const sqlLeaseWebhooks = `
 UPDATE webhook_events SET locked_until = $1
  WHERE seq %s AND status = 'pending' AND (locked_until IS NULL OR locked_until < $3)
 RETURNING ` + webhookColumns
 
-// claimCandidates is how many more events a claim reads than it may lease, so that a workspace that runs out of room
-// partway doesn't keep it from finding others' events.
-const claimCandidates = 4
+// claimPage is how many pending events a claim reads at a time, at least: more than it may lease, so that events it
+// can't take (a contact's later ones, those leased or not due, those of a workspace that runs out of room partway)
+// seldom make it read another page.
+const claimPage = 256
 
-// ClaimWebhooks returns the events it leased oldest first. The workspaces without room are left out by the query
-// itself: however many events one has queued, the others' are found.
+// ClaimWebhooks returns the events it leased oldest first: the first pending event of each contact, if due and not
+// leased, of the workspaces with room. It reads the pending events in order, so that a contact's first is the first
+// it meets: no query has to find it, and a claim reads only as far as the events it takes, past those it can't.
+// The workspaces without room are left out by the query itself: however many events one has queued, the others'
+// are found.
 func (s *store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int, room map[string]int) ([]*WebhookEvent, error) {
 	left := maps.Clone(room)
 	if left == nil {
 		left = map[string]int{}
 	}
-	var full []string
-	for ws, n := range left {
-		if n <= 0 {
-			full = append(full, ws)
-		}
+	type contact struct {
+		workspace string
+		uuid      flows.ContactUUID
 	}
+	type pending struct {
+		seq                      int64
+		workspace                string
+		contactUUID              flows.ContactUUID
+		nextAttempt, lockedUntil time.Time
+	}
+	scanPending := func(row rowScanner) (pending, error) {
+		var p pending
+		return p, row.Scan(&p.seq, &p.workspace, &p.contactUUID, scanTime(&p.nextAttempt), scanTime(&p.lockedUntil))
+	}
+	now = time.UnixMicro(now.UnixMicro()) // as stored
+	page := max(claimPage, 4*limit)
+	query := fmt.Sprintf(sqlSelectPending, s.dialect.in("$3"))
 
 	var events []*WebhookEvent
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		type candidate struct {
-			seq       int64
-			workspace string
+		if s.dialect.inOrder != "" {
+			if _, err := tx.ExecContext(ctx, s.dialect.inOrder); err != nil {
+				return err
+			}
 		}
-		query := fmt.Sprintf(sqlSelectClaimable, s.dialect.in("$3"))
-		candidates, err := queryRows(ctx, tx, func(row rowScanner) (candidate, error) {
-			var c candidate
-			return c, row.Scan(&c.seq, &c.workspace)
-		}, query, now.UnixMicro(), claimCandidates*limit, listOf(s.dialect, full))
-		if err != nil {
-			return err
-		}
+		met := map[contact]bool{}
 		var seqs []string
-		for _, c := range candidates {
-			if len(seqs) == limit {
+		for after := int64(0); len(seqs) < limit; {
+			var full []string
+			for ws, n := range left {
+				if n <= 0 {
+					full = append(full, ws)
+				}
+			}
+			rows, err := queryRows(ctx, tx, scanPending, query, after, page, listOf(s.dialect, full))
+			if err != nil {
+				return err
+			}
+			for _, p := range rows {
+				if len(seqs) == limit {
+					break
+				}
+				after = p.seq
+				c := contact{p.workspace, p.contactUUID}
+				if met[c] {
+					continue // the contact's first pending event was met before, and this one waits for it
+				}
+				met[c] = true
+				if p.nextAttempt.After(now) || !p.lockedUntil.IsZero() && !p.lockedUntil.Before(now) {
+					continue // not due, or leased
+				}
+				if n, bounded := left[p.workspace]; bounded {
+					if n <= 0 {
+						continue
+					}
+					left[p.workspace] = n - 1
+				}
+				seqs = append(seqs, strconv.FormatInt(p.seq, 10))
+			}
+			if len(rows) < page {
 				break
 			}
-			if n, bounded := left[c.workspace]; bounded {
-				if n <= 0 {
-					continue
-				}
-				left[c.workspace] = n - 1
-			}
-			seqs = append(seqs, strconv.FormatInt(c.seq, 10))
 		}
 		if len(seqs) == 0 {
 			return nil
 		}
+		var err error
 		events, err = queryRows(ctx, tx, scanWebhookEvent, fmt.Sprintf(sqlLeaseWebhooks, s.dialect.in("$2")), now.Add(lease).UnixMicro(), listOf(s.dialect, seqs), now.UnixMicro())
 		return err
 	})

@@ -13,6 +13,8 @@ import (
 	"github.com/nyaruka/goflow/flows"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/optout-dev/optout/internal/testenv"
 )
 
 func newWebhook(contact flows.ContactUUID, createdOn time.Time) *WebhookEvent {
@@ -347,6 +349,37 @@ func TestClaimWebhooksPastBacklog(t *testing.T) {
 	})
 }
 
+// A claim reads pending events a page at a time: a contact whose first event is on one page has its later ones
+// wait on the next, and the events a claim can't take, however many pages they fill, don't hide those past them.
+func TestClaimWebhooksAcrossPages(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store) {
+		createWorkspace(t, s, "acme")
+		busy := flows.ContactUUID(uuids.NewV4())
+		first := newWebhook(busy, at(0))
+		first.NextAttempt = at(30) // retrying: the contact's others wait for it
+		events := []*WebhookEvent{first}
+		for i := range 2*claimPage + 10 {
+			events = append(events, newWebhook(busy, at(0).Add(time.Duration(i+1)*time.Millisecond)))
+		}
+		quiet := []*WebhookEvent{newWebhook(flows.ContactUUID(uuids.NewV4()), at(1)), newWebhook(flows.ContactUUID(uuids.NewV4()), at(1))}
+		later := newWebhook(busy, at(2))
+		commit(t, s, &Change{Workspace: "acme", Webhooks: append(append(events, quiet...), later)})
+
+		claimed, err := s.ClaimWebhooks(t.Context(), at(10), time.Hour, 10, nil)
+		require.NoError(t, err)
+		assert.Equal(t, claimedIDs(quiet), claimedIDs(claimed))
+
+		// once it is due, only the contact's first is claimed, then each next one as the one before is delivered
+		claimed, err = s.ClaimWebhooks(t.Context(), at(30), time.Minute, 10, nil)
+		require.NoError(t, err)
+		assert.Equal(t, []string{first.ID}, claimedIDs(claimed))
+		require.NoError(t, recordOne(t.Context(), s, &WebhookAttempt{EventID: first.ID, Number: 2, StartedOn: at(30), StatusCode: 200}, WebhookDelivered, time.Time{}))
+		claimed, err = s.ClaimWebhooks(t.Context(), at(31), time.Minute, 10, nil)
+		require.NoError(t, err)
+		assert.Equal(t, []string{events[1].ID}, claimedIDs(claimed))
+	})
+}
+
 // Releasing a claim's leases makes its events claimable at once, but not an event that another claim took since.
 func TestReleaseWebhooks(t *testing.T) {
 	eachStore(t, func(t *testing.T, s Store) {
@@ -367,4 +400,40 @@ func TestReleaseWebhooks(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, []string{e2.ID}, claimedIDs(again), "e1 is still the later claim's")
 	})
+}
+
+// A claim costs the events it reads, not the backlog: compare ns/op across the backlogs, of which every event is
+// due and of a contact of its own. It leases a worker's batch and releases it, so that each claim finds the same.
+func BenchmarkClaimWebhooks(b *testing.B) {
+	for name, dsn := range map[string]func(testing.TB) string{
+		"sqlite":   func(b testing.TB) string { return b.TempDir() },
+		"postgres": testenv.PostgresSchema,
+	} {
+		for _, backlog := range []int{1_000, 100_000} {
+			b.Run(fmt.Sprintf("%s/backlog=%d", name, backlog), func(b *testing.B) {
+				s, err := Open(b.Context(), dsn(b))
+				require.NoError(b, err)
+				defer s.Close()
+				_, err = s.PutWorkspace(b.Context(), &Workspace{ID: "acme", Name: "acme", Config: json.RawMessage(`{}`)}, nil, nil)
+				require.NoError(b, err)
+				events := make([]*WebhookEvent, backlog)
+				for i := range events {
+					events[i] = newWebhook(flows.ContactUUID(uuids.NewV4()), at(0))
+				}
+				require.NoError(b, s.Commit(b.Context(), &Change{Workspace: "acme", Webhooks: events}))
+
+				for b.Loop() {
+					now := time.Now()
+					claimed, err := s.ClaimWebhooks(b.Context(), now, time.Minute, 64, nil)
+					require.NoError(b, err)
+					require.Len(b, claimed, 64)
+					seqs := make([]int64, len(claimed))
+					for i, e := range claimed {
+						seqs[i] = e.Seq
+					}
+					require.NoError(b, s.ReleaseWebhooks(b.Context(), seqs, time.UnixMicro(now.Add(time.Minute).UnixMicro())))
+				}
+			})
+		}
+	}
 }
