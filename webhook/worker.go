@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -41,7 +42,7 @@ const (
 
 // claimAhead is how many events per delivery at once a worker keeps claimed ahead, so that it claims in batches
 // rather than an event at a time; it claims again when half of them are gone.
-const claimAhead = 8
+const claimAhead = 32
 
 // Store is what the worker needs of the data layer; store.Store is one.
 type Store interface {
@@ -131,32 +132,49 @@ func (w *Worker) Run(ctx context.Context) error {
 		<-recording
 	}()
 
-	q := &queue{events: map[string][]*claimed{}, waited: map[string]bool{}}
+	q := &queue{events: map[string][]*claimed{}}
+	workspaces := map[string]*cachedWorkspace{}
 	defer w.release(q, true)
 
 	slots := make(chan struct{}, w.Concurrency) // a token per delivery in flight
 	freed := make(chan struct{}, 1)             // a delivery ended, so a slot and maybe its workspace's room are free
+
+	// A claim runs beside the deliveries, one at a time: a claim is a transaction, which took longer than the
+	// deliveries it waited for, and a worker that claimed between them left its slots empty for most of the time.
+	claims := make(chan claim, 1)
+	claiming := false
+	defer func() {
+		if claiming { // its events are leased: they are given back with the others queued
+			if c := <-claims; c.err == nil {
+				for _, ev := range c.events {
+					q.add(&claimed{ev: ev, leasedUntil: c.leasedUntil})
+				}
+			}
+		}
+	}()
 	failures := 0
-	// fresh: events may have been committed, of any workspace, or come due since the last claim; more: the last claim
-	// may have left due events behind, of the workspaces it took from. Those of workspaces whose endpoints hold their
-	// events are claimed at once, so that a workspace waiting for its endpoint doesn't delay the others; but claiming
-	// only for more waits until half of the events claimed ahead were started, so that claims are batches.
+	var retryAt time.Time // of a claim after one failed, unless nudged before
+	// fresh: events may have been committed, of any workspace, or come due since the last claim began; more: the last
+	// claim may have left due events behind, of the workspaces it took from. Those of workspaces whose endpoints hold
+	// their events are claimed at once, so that a workspace waiting for its endpoint doesn't delay the others; but
+	// claiming only for more waits until half of the events claimed ahead were started, so that claims are batches.
 	fresh, more := true, false
 
 	for {
 		w.release(q, false)
 		for len(slots) < cap(slots) {
-			c, waited := q.next(func(ws string) bool { return w.room(ws) > 0 })
+			c := q.next(func(ws string) bool { return w.room(ws) > 0 })
 			if c == nil {
 				break
 			}
-			if waited {
-				w.reread(ctx, q, c)
+			ws, ok := w.workspace(ctx, workspaces, c.ev.Workspace)
+			if !ok {
+				continue // to be attempted again when its lease runs out
 			}
 			slots <- struct{}{}
 			started := w.started(c.ev.Workspace)
 			inflight.Go(func() {
-				records <- w.deliver(context.WithoutCancel(ctx), c, started) // before the slot is free: records are bounded
+				records <- w.deliver(context.WithoutCancel(ctx), c.ev, ws, started) // before the slot is free: records are bounded
 				<-slots
 				select {
 				case freed <- struct{}{}:
@@ -166,24 +184,16 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 
 		wait := w.Poll
-		if want := ahead - w.startable(q); want > 0 && (fresh || more && q.n <= ahead/2) {
-			now := w.Now()
-			events, err := w.Store.ClaimWebhooks(ctx, now, w.Lease, want, w.claimRoom(q, ahead))
-			if err != nil && ctx.Err() != nil {
-				return nil
-			}
-			if err == nil {
-				failures = 0
-				fresh, more = false, len(events) == want
-				w.enqueue(ctx, q, events, now.Add(w.Lease))
-				if len(events) > 0 {
-					continue // to start them
-				}
-			} else {
-				failures++
-				wait = w.storeRetry(failures)
-				w.Log.Error("claiming webhook events failed", "error", err, "retry_in", wait)
-			}
+		if until := time.Until(retryAt); until > 0 {
+			wait = until // unless nudged
+		}
+		if want := ahead - w.startable(q); !claiming && want > 0 && (fresh || more && q.n <= ahead/2) {
+			claiming, fresh, more = true, false, false
+			now, room := w.Now(), w.claimRoom(q, ahead)
+			go func() {
+				events, err := w.Store.ClaimWebhooks(ctx, now, w.Lease, want, room)
+				claims <- claim{events: events, err: err, want: want, leasedUntil: now.Add(w.Lease)}
+			}()
 		}
 
 		timer := time.NewTimer(wait)
@@ -191,6 +201,22 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			timer.Stop()
 			return nil
+		case c := <-claims:
+			claiming = false
+			if c.err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				failures++
+				retryAt = time.Now().Add(w.storeRetry(failures))
+				w.Log.Error("claiming webhook events failed", "error", c.err, "retry_in", time.Until(retryAt).Round(time.Millisecond))
+			} else {
+				failures = 0
+				more = more || len(c.events) == c.want
+				for _, ev := range c.events {
+					q.add(&claimed{ev: ev, leasedUntil: c.leasedUntil})
+				}
+			}
 		case <-w.nudged():
 			fresh = true
 		case <-w.wrote:
@@ -205,18 +231,24 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 }
 
-// claimed is an event the worker leased, with its workspace, nil when that no longer exists.
+// claim is what a claim leased, or why it failed.
+type claim struct {
+	events      []*store.WebhookEvent
+	err         error
+	want        int // events the claim could have leased
+	leasedUntil time.Time
+}
+
+// claimed is an event the worker leased.
 type claimed struct {
 	ev          *store.WebhookEvent
-	ws          *store.Workspace
 	leasedUntil time.Time
 }
 
 // queue is the events claimed and not started yet, by workspace, which take turns.
 type queue struct {
 	events map[string][]*claimed
-	turns  []string        // the workspaces with events queued, the next to start one first
-	waited map[string]bool // workspaces whose events waited for their room, while the workspace may have changed
+	turns  []string // the workspaces with events queued, the next to start one first
 	n      int
 }
 
@@ -229,16 +261,12 @@ func (q *queue) add(c *claimed) {
 	q.n++
 }
 
-// next takes the oldest event of the first workspace in turn that may start one, and puts the workspace last. It
-// tells whether the workspace's events waited for it.
-func (q *queue) next(may func(workspace string) bool) (*claimed, bool) {
+// next takes the oldest event of the first workspace in turn that may start one, and puts the workspace last.
+func (q *queue) next(may func(workspace string) bool) *claimed {
 	for i, ws := range q.turns {
 		if !may(ws) {
-			q.waited[ws] = true
 			continue
 		}
-		waited := q.waited[ws]
-		delete(q.waited, ws)
 		events := q.events[ws]
 		c := events[0]
 		q.n--
@@ -249,9 +277,9 @@ func (q *queue) next(may func(workspace string) bool) (*claimed, bool) {
 		} else {
 			delete(q.events, ws)
 		}
-		return c, waited
+		return c
 	}
-	return nil, false
+	return nil
 }
 
 // take removes the events of the workspace for which keep is false.
@@ -269,49 +297,42 @@ func (q *queue) take(ws string, keep func(*claimed) bool) []*claimed {
 		q.events[ws] = kept
 	} else {
 		delete(q.events, ws)
-		delete(q.waited, ws)
 		q.turns = slices.DeleteFunc(q.turns, func(t string) bool { return t == ws })
 	}
 	return taken
 }
 
-// reread reads the workspace of an event again, for it and the others queued, when they waited for their endpoint:
-// meanwhile the workspace may have changed its URL, most likely because that endpoint hung. If it can't be read,
-// they go to the URL they were claimed with.
-func (w *Worker) reread(ctx context.Context, q *queue, c *claimed) {
-	ws, err := w.Store.GetWorkspace(ctx, c.ev.Workspace)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		w.Log.Error("reading the workspace of webhooks again failed", "workspace", c.ev.Workspace, "error", err)
-		return
-	}
-	c.ws = ws
-	for _, other := range q.events[c.ev.Workspace] {
-		other.ws = ws
-	}
+// workspaceTTL is how long the worker delivers a workspace's events as it read the workspace, so that a change of
+// its URL or secret applies within it: reading it for each delivery was a round trip per delivery.
+const workspaceTTL = time.Second
+
+// cachedWorkspace is a workspace as the worker last read it: nil if it no longer exists, or the error reading it.
+type cachedWorkspace struct {
+	ws     *store.Workspace
+	err    error
+	readAt time.Time
 }
 
-// enqueue reads the workspaces of claimed events, each once, and queues the events. A workspace that no longer exists
-// is nil, which fails its events' attempts; the events of one that can't be read are dropped, to be attempted again
-// when their leases run out.
-func (w *Worker) enqueue(ctx context.Context, q *queue, events []*store.WebhookEvent, leasedUntil time.Time) {
-	workspaces := map[string]*store.Workspace{}
-	failed := map[string]bool{}
-	for _, ev := range events {
-		ws, done := workspaces[ev.Workspace]
-		if !done && !failed[ev.Workspace] {
-			var err error
-			ws, err = w.Store.GetWorkspace(ctx, ev.Workspace)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				w.Log.Error("reading the workspace of webhooks failed, retrying when their leases run out", "workspace", ev.Workspace, "error", err)
-				failed[ev.Workspace] = true
-			} else {
-				workspaces[ev.Workspace] = ws
-			}
-		}
-		if !failed[ev.Workspace] {
-			q.add(&claimed{ev: ev, ws: ws, leasedUntil: leasedUntil})
-		}
+// workspace returns the workspace of events to deliver, read again once it is workspaceTTL old, and false if it
+// can't be read: their events are then attempted again when their leases run out. A workspace that no longer exists
+// is nil, which fails its events' attempts.
+func (w *Worker) workspace(ctx context.Context, cache map[string]*cachedWorkspace, id string) (*store.Workspace, bool) {
+	c := cache[id]
+	if c == nil && len(cache) >= 64 { // forget the workspaces that had no events to deliver of late
+		maps.DeleteFunc(cache, func(_ string, c *cachedWorkspace) bool { return w.Now().Sub(c.readAt) > workspaceTTL })
 	}
+	if c == nil || w.Now().Sub(c.readAt) > workspaceTTL {
+		ws, err := w.Store.GetWorkspace(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			err = nil
+		}
+		if err != nil {
+			w.Log.Error("reading the workspace of webhooks failed, retrying when their leases run out", "workspace", id, "error", err)
+		}
+		c = &cachedWorkspace{ws: ws, err: err, readAt: w.Now()}
+		cache[id] = c
+	}
+	return c.ws, c.err == nil
 }
 
 // release gives back the leases of queued events that shouldn't wait for a delivery: those of a slow workspace
@@ -480,9 +501,8 @@ func positive[T int | time.Duration](v, def T) T {
 
 // deliver makes an attempt at an event and returns it to be recorded. ctx isn't cancelled on shutdown, so the
 // attempt finishes and is recorded; the lease bounds it, as after that the event may be someone else's.
-func (w *Worker) deliver(ctx context.Context, c *claimed, started *time.Time) *pendingRecord {
+func (w *Worker) deliver(ctx context.Context, ev *store.WebhookEvent, ws *store.Workspace, started *time.Time) *pendingRecord {
 	ctx, cancel := context.WithTimeout(ctx, w.Lease)
-	ev, ws := c.ev, c.ws
 
 	log := w.Log.With("event", ev.ID, "workspace", ev.Workspace, "attempt", ev.Attempts+1)
 	attempt := &store.WebhookAttempt{EventID: ev.ID, Number: ev.Attempts + 1, StartedOn: w.Now()}
