@@ -114,7 +114,10 @@ func (rc *receiver) ok(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
+// hang and slow read the body first: until a handler has read it, net/http doesn't watch the connection, and a
+// request that the worker gave up on would be held for good.
 func (rc *receiver) hang(w http.ResponseWriter, req *http.Request) {
+	io.Copy(io.Discard, req.Body)
 	rc.holding.Add(1)
 	defer rc.holding.Add(-1)
 	rc.mu.Lock()
@@ -127,6 +130,7 @@ func (rc *receiver) hang(w http.ResponseWriter, req *http.Request) {
 }
 
 func (rc *receiver) slow(w http.ResponseWriter, req *http.Request) {
+	io.Copy(io.Discard, req.Body)
 	rc.holding.Add(1)
 	defer rc.holding.Add(-1)
 	select {
