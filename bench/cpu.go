@@ -26,7 +26,12 @@ type cpuSnapshot struct {
 // cpuShares are the cores each used between two snapshots.
 type cpuShares struct {
 	busy, serve, db, redis, harness float64
-	seconds                         float64 // of serve's CPU time
+	wall                            float64 // seconds between the snapshots
+}
+
+// perOp is the CPU time in milliseconds that cores over the window cost each of n operations.
+func (c cpuShares) perOp(cores float64, n int) float64 {
+	return 1000 * cores * c.wall / float64(max(n, 1))
 }
 
 // others are the cores busy with anything else: the kernel's own work, which no process is charged with, and work
@@ -52,7 +57,7 @@ func (a cpuSnapshot) to(b cpuSnapshot) cpuShares {
 		db:      (b.db - a.db) / wall,
 		redis:   (b.redis - a.redis) / wall,
 		harness: (b.harness - a.harness) / wall,
-		seconds: b.serve - a.serve,
+		wall:    wall,
 	}
 }
 

@@ -308,7 +308,7 @@ func (r *run) measureMessages(ctx context.Context, s *server, sd *sender, conns 
 	}
 	res.metric("p50", "ms").add(ms(percentile(l.latencies, 0.5)))
 	res.metric("p99", "ms").add(ms(percentile(l.latencies, 0.99)))
-	res.metric("serve CPU per message", "ms").add(1000 * cpu.seconds / float64(max(l.ops, 1)))
+	res.metric("serve CPU per message", "ms").add(cpu.perOp(cpu.serve, l.ops))
 	res.metric("CPU busy", "cores").add(cpu.busy)
 	res.metric("serve CPU", "cores").add(cpu.serve)
 	res.metric("PostgreSQL CPU", "cores").add(cpu.db)
