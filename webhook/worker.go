@@ -351,6 +351,8 @@ func (w *Worker) release(q *queue, all bool) {
 			keep = 0
 		} else if w.slow(ws) {
 			keep = w.room(ws)
+		} else if q.events[ws][0].leasedUntil.After(deadline) {
+			continue // a workspace's events are queued in the order they were claimed, so their leases last longer
 		}
 		for _, c := range q.take(ws, func(c *claimed) bool { keep--; return keep >= 0 && c.leasedUntil.After(deadline) }) {
 			byLease[c.leasedUntil] = append(byLease[c.leasedUntil], c.ev.Seq)
@@ -504,7 +506,6 @@ func positive[T int | time.Duration](v, def T) T {
 func (w *Worker) deliver(ctx context.Context, ev *store.WebhookEvent, ws *store.Workspace, started *time.Time) *pendingRecord {
 	ctx, cancel := context.WithTimeout(ctx, w.Lease)
 
-	log := w.Log.With("event", ev.ID, "workspace", ev.Workspace, "attempt", ev.Attempts+1)
 	attempt := &store.WebhookAttempt{EventID: ev.ID, Number: ev.Attempts + 1, StartedOn: w.Now()}
 	var err error
 	if ws == nil {
@@ -522,7 +523,7 @@ func (w *Worker) deliver(ctx context.Context, ev *store.WebhookEvent, ws *store.
 	w.ended(ev.Workspace, started, err != nil)
 
 	outcome, next := w.outcome(ev, attempt)
-	return &pendingRecord{AttemptRecord: store.AttemptRecord{Attempt: attempt, Outcome: outcome, Next: next}, ctx: ctx, cancel: cancel, log: log, workspace: ev.Workspace, created: ev.CreatedOn}
+	return &pendingRecord{AttemptRecord: store.AttemptRecord{Attempt: attempt, Outcome: outcome, Next: next}, ctx: ctx, cancel: cancel, workspace: ev.Workspace, created: ev.CreatedOn}
 }
 
 // pendingRecord is an attempt waiting to be recorded, until its lease runs out.
@@ -530,9 +531,16 @@ type pendingRecord struct {
 	store.AttemptRecord
 	ctx       context.Context // done when the lease runs out
 	cancel    context.CancelFunc
-	log       *slog.Logger
 	workspace string
 	created   time.Time // of the event
+}
+
+// log logs a message about the attempt, with what says which it is; those fields are put together only for a
+// message that is logged, as most deliveries' Debug messages aren't.
+func (p *pendingRecord) log(w *Worker, level slog.Level, msg string, args ...any) {
+	if w.Log.Enabled(context.Background(), level) {
+		w.Log.Log(context.Background(), level, msg, append([]any{"event", p.Attempt.EventID, "workspace", p.workspace, "attempt", p.Attempt.Number}, args...)...)
+	}
 }
 
 // done logs the attempt once it is recorded or given up on, and tells OnAttempt.
@@ -541,11 +549,11 @@ func (w *Worker) done(p *pendingRecord) {
 	a := p.Attempt
 	switch p.Outcome {
 	case store.WebhookDelivered:
-		p.log.Debug("webhook delivered", "status", a.StatusCode, "elapsed_ms", a.Duration.Milliseconds())
+		p.log(w, slog.LevelDebug, "webhook delivered", "status", a.StatusCode, "elapsed_ms", a.Duration.Milliseconds())
 	case store.WebhookPending:
-		p.log.Warn("webhook attempt failed", "status", a.StatusCode, "error", a.Error, "next", p.Next, "elapsed_ms", a.Duration.Milliseconds())
+		p.log(w, slog.LevelWarn, "webhook attempt failed", "status", a.StatusCode, "error", a.Error, "next", p.Next, "elapsed_ms", a.Duration.Milliseconds())
 	case store.WebhookFailed:
-		p.log.Error("webhook failed for good", "status", a.StatusCode, "error", a.Error, "created_on", p.created)
+		p.log(w, slog.LevelError, "webhook failed for good", "status", a.StatusCode, "error", a.Error, "created_on", p.created)
 	}
 	if w.OnAttempt != nil {
 		w.OnAttempt(a, p.Outcome)
@@ -621,13 +629,13 @@ func (w *Worker) record(batch []*pendingRecord) {
 	p := batch[0]
 	defer w.done(p)
 	if errors.Is(err, store.ErrNotFound) {
-		p.log.Warn("a webhook event was deleted while it was attempted, with its workspace", "error", err)
+		p.log(w, slog.LevelWarn, "a webhook event was deleted while it was attempted, with its workspace", "error", err)
 		return
 	}
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
 		select {
 		case <-p.ctx.Done():
-			p.log.Error("recording a webhook attempt failed until its lease ran out, so it will be attempted again", "error", err)
+			p.log(w, slog.LevelError, "recording a webhook attempt failed until its lease ran out, so it will be attempted again", "error", err)
 			return
 		case <-time.After(wait):
 		}
