@@ -19,6 +19,7 @@ import (
 
 	"github.com/optout-dev/optout/api"
 	"github.com/optout-dev/optout/cluster"
+	"github.com/optout-dev/optout/internal/testenv"
 	"github.com/optout-dev/optout/metrics"
 	"github.com/optout-dev/optout/service"
 	"github.com/optout-dev/optout/store"
@@ -453,7 +454,7 @@ func TestWorkspacesAdmin(t *testing.T) {
 // A request answered with a 4xx is logged with the reason the client was told, and bulk work logs one line with its
 // counts; every duration is elapsed_ms.
 func TestLogs(t *testing.T) {
-	var logs syncBuffer
+	var logs testenv.LockedBuffer
 	srv, _ := newLoggingServer(t, api.Limits{}, &logs)
 	call(t, srv, "PUT", "/v1/workspaces/acme", admin, `{}`)
 	call(t, srv, "POST", "/v1/workspaces/acme/broadcasts", admin, `{"urns": ["whatsapp:5511987650001"], "text": "hi"}`)
@@ -489,24 +490,6 @@ func TestLogs(t *testing.T) {
 	require.NotNil(t, imported, "%s", logs.String())
 	assert.Equal(t, []any{"acme", float64(1), float64(0)}, []any{imported["workspace"], imported["flows"], imported["warnings"]})
 	assert.Contains(t, imported, "elapsed_ms")
-}
-
-// syncBuffer is a buffer that a server's goroutines log into while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // A new workspace starts at version 1, and PUT and GET show the configuration in effect, defaults filled in.

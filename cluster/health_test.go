@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,7 +23,7 @@ func TestOutage(t *testing.T) {
 	ctx := context.Background()
 	locker := &fakeLocker{}
 	var dialer countingDialer
-	logs := &logBuffer{}
+	logs := &testenv.LockedBuffer{}
 	c, err := New(srv.URL(), locker, slog.New(slog.NewTextHandler(logs, nil)), WithDialer(dialer.dial))
 	require.NoError(t, err)
 	defer c.Close()
@@ -66,8 +67,8 @@ func TestOutage(t *testing.T) {
 	unlock()
 	assert.Equal(t, int64(101), locker.calls.Load())
 
-	assert.Equal(t, 1, logs.count("redis is not answering"))
-	assert.Equal(t, 1, logs.count("redis is answering again"))
+	assert.Equal(t, 1, strings.Count(logs.String(), "redis is not answering"))
+	assert.Equal(t, 1, strings.Count(logs.String(), "redis is answering again"))
 }
 
 // An instance running Run sees Redis go away and come back by itself.

@@ -1,7 +1,6 @@
 package webhook_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -22,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/optout-dev/optout/internal/testenv"
 	"github.com/optout-dev/optout/store"
 	"github.com/optout-dev/optout/webhook"
 )
@@ -41,7 +41,7 @@ type harness struct {
 	store    *fakeStore
 	worker   *webhook.Worker
 	attempts chan attempt
-	logs     *syncBuffer
+	logs     *testenv.LockedBuffer
 	cancel   context.CancelFunc
 	done     chan error
 }
@@ -55,7 +55,7 @@ func newHarness(t *testing.T, url string) *harness {
 		clock:    clock,
 		store:    newFakeStore(t, clock, &store.Workspace{ID: "acme", Name: "Acme", WebhookURL: url, WebhookSecret: secret}),
 		attempts: make(chan attempt, 1000),
-		logs:     &syncBuffer{},
+		logs:     &testenv.LockedBuffer{},
 	}
 	h.worker = &webhook.Worker{
 		Store:   h.store,
@@ -124,24 +124,6 @@ func releaser(t *testing.T) (<-chan struct{}, func()) {
 	release := func() { once.Do(func() { close(ch) }) }
 	t.Cleanup(release)
 	return ch, release
-}
-
-// syncBuffer collects log output written from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // request is what a receiver got.
