@@ -125,7 +125,9 @@ func scanInboxItem(row rowScanner) (*InboxItem, error) {
 }
 
 // sqlClaimInbox leases the oldest due items that no one holds and that no older pending item of the same user waits
-// before, as sqlClaimWebhooks does webhook events; its %s is the dialect's SKIP LOCKED.
+// before; its %s is the dialect's SKIP LOCKED. Unlike a webhook claim, it asks of each item whether its user has an
+// older one: the only index that answers that is whatsapp_inbox_pending_contact, where webhook events had another
+// that PostgreSQL, on stale statistics, took instead and read a whole backlog with for each event.
 const sqlClaimInbox = `
 UPDATE whatsapp_inbox
    SET locked_until = $2
