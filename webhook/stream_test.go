@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/optout-dev/optout/internal/testenv"
 	"github.com/optout-dev/optout/store"
 	"github.com/optout-dev/optout/webhook"
 )
@@ -24,72 +23,63 @@ import (
 // finding it must not slow down as events are committed. On PostgreSQL a claim once took seconds here, and 1,920
 // events took minutes.
 func TestEventsDeliveredWhileTheyKeepComing(t *testing.T) {
-	for name, dsn := range map[string]func(testing.TB) string{
-		"sqlite":   func(t testing.TB) string { return t.TempDir() },
-		"postgres": testenv.PostgresSchema,
-	} {
-		t.Run(name, func(t *testing.T) {
-			st, err := store.Open(t.Context(), dsn(t))
-			require.NoError(t, err)
-			t.Cleanup(func() { st.Close() })
-
-			var mu sync.Mutex
-			got := map[string][]string{} // each contact's events, in the order they arrived
-			rc, _ := receiver(t, func(w http.ResponseWriter, r *http.Request) {
-				var body struct {
-					Contact string `json:"contact"`
-				}
-				require.NoError(t, json.NewDecoder(r.Body).Decode(&body))
-				mu.Lock()
-				got[body.Contact] = append(got[body.Contact], r.Header.Get("X-Optout-Event-Id"))
-				mu.Unlock()
-			})
-			_, err = st.PutWorkspace(t.Context(), &store.Workspace{ID: "acme", Name: "acme", Config: json.RawMessage(`{}`), WebhookURL: rc.URL, WebhookSecret: secret}, nil, nil)
-			require.NoError(t, err)
-			worker := &webhook.Worker{Store: st, Policy: &webhook.Policy{AllowPrivate: true}, Concurrency: 8}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- worker.Run(ctx) }()
-			t.Cleanup(func() { cancel(); <-done })
-
-			const contacts, each = 64, 30
-			var sent sync.Map // contact → its events' IDs, in order
-			var total atomic.Int32
-			var wg sync.WaitGroup
-			for range contacts {
-				wg.Go(func() {
-					contact := string(uuids.NewV4())
-					var ids []string
-					for range each {
-						ev := &store.WebhookEvent{ID: string(uuids.NewV4()), ContactUUID: flows.ContactUUID(contact), Body: json.RawMessage(`{"contact": "` + contact + `"}`)}
-						assert.NoError(t, st.Commit(t.Context(), &store.Change{Workspace: "acme", Webhooks: []*store.WebhookEvent{ev}}))
-						ids = append(ids, ev.ID)
-						total.Add(1)
-						worker.Nudge()
-						time.Sleep(20 * time.Millisecond)
-					}
-					sent.Store(contact, ids)
-				})
+	eachStore(t, func(t *testing.T, st store.Store) {
+		var mu sync.Mutex
+		got := map[string][]string{} // each contact's events, in the order they arrived
+		rc, _ := receiver(t, func(w http.ResponseWriter, r *http.Request) {
+			var body struct {
+				Contact string `json:"contact"`
 			}
-			wg.Wait()
-
-			arrived := func() int {
-				mu.Lock()
-				defer mu.Unlock()
-				n := 0
-				for _, ids := range got {
-					n += len(ids)
-				}
-				return n
-			}
-			require.Eventually(t, func() bool { return arrived() == int(total.Load()) }, 20*time.Second, 10*time.Millisecond,
-				"every one of %d events delivered", total.Load())
-			sent.Range(func(contact, ids any) bool {
-				mu.Lock()
-				defer mu.Unlock()
-				assert.Equal(t, ids, got[contact.(string)], "in order")
-				return true
-			})
+			require.NoError(t, json.NewDecoder(r.Body).Decode(&body))
+			mu.Lock()
+			got[body.Contact] = append(got[body.Contact], r.Header.Get("X-Optout-Event-Id"))
+			mu.Unlock()
 		})
-	}
+		_, err := st.PutWorkspace(t.Context(), &store.Workspace{ID: "acme", Name: "acme", Config: json.RawMessage(`{}`), WebhookURL: rc.URL, WebhookSecret: secret}, nil, nil)
+		require.NoError(t, err)
+		worker := &webhook.Worker{Store: st, Policy: &webhook.Policy{AllowPrivate: true}, Concurrency: 8}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- worker.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+
+		const contacts, each = 64, 30
+		var sent sync.Map // contact → its events' IDs, in order
+		var total atomic.Int32
+		var wg sync.WaitGroup
+		for range contacts {
+			wg.Go(func() {
+				contact := string(uuids.NewV4())
+				var ids []string
+				for range each {
+					ev := &store.WebhookEvent{ID: string(uuids.NewV4()), ContactUUID: flows.ContactUUID(contact), Body: json.RawMessage(`{"contact": "` + contact + `"}`)}
+					assert.NoError(t, st.Commit(t.Context(), &store.Change{Workspace: "acme", Webhooks: []*store.WebhookEvent{ev}}))
+					ids = append(ids, ev.ID)
+					total.Add(1)
+					worker.Nudge()
+					time.Sleep(20 * time.Millisecond)
+				}
+				sent.Store(contact, ids)
+			})
+		}
+		wg.Wait()
+
+		arrived := func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			n := 0
+			for _, ids := range got {
+				n += len(ids)
+			}
+			return n
+		}
+		require.Eventually(t, func() bool { return arrived() == int(total.Load()) }, 20*time.Second, 10*time.Millisecond,
+			"every one of %d events delivered", total.Load())
+		sent.Range(func(contact, ids any) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			assert.Equal(t, ids, got[contact.(string)], "in order")
+			return true
+		})
+	})
 }

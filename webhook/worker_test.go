@@ -116,6 +116,22 @@ func receive[T any](t *testing.T, ch <-chan T) T {
 	return zero
 }
 
+// eachStore runs the test on a store of each kind: SQLite in a directory of the test's, and PostgreSQL in a schema of
+// its own.
+func eachStore(t *testing.T, test func(t *testing.T, st store.Store)) {
+	for name, dsn := range map[string]func(testing.TB) string{
+		"sqlite":   func(t testing.TB) string { return t.TempDir() },
+		"postgres": testenv.PostgresSchema,
+	} {
+		t.Run(name, func(t *testing.T) {
+			st, err := store.Open(t.Context(), dsn(t))
+			require.NoError(t, err)
+			t.Cleanup(func() { st.Close() })
+			test(t, st)
+		})
+	}
+}
+
 // releaser returns a channel that blocked handlers wait on and the function that closes it, which runs at the
 // latest when the test ends, before its servers close.
 func releaser(t *testing.T) (<-chan struct{}, func()) {
