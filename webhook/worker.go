@@ -65,8 +65,9 @@ type Store interface {
 // workspace's endpoint can take every delivery: a workspace has at most PerWorkspace deliveries in flight, and one
 // whose last attempt failed, or that has one in flight for longer than SlowAfter, has one, and no events claimed
 // ahead: they are released for later. So an endpoint that hangs holds a single worker once it is known to, half of
-// them before, and the others deliver other workspaces' events, which the claims find past its backlog. Attempts are
-// recorded in batches, each one transaction, while the next deliveries go on.
+// them before, and the others deliver other workspaces' events, which the claims find past its backlog. Claims and
+// the records of attempts are batches, each one transaction, made while the deliveries go on; a workspace is read
+// again once it is workspaceTTL old, so a change of its URL or secret reaches its deliveries within that.
 //
 // Run fills in the zero fields with their defaults; the fields must not change once it runs.
 type Worker struct {
@@ -145,11 +146,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	claiming := false
 	defer func() {
 		if claiming { // its events are leased: they are given back with the others queued
-			if c := <-claims; c.err == nil {
-				for _, ev := range c.events {
-					q.add(&claimed{ev: ev, leasedUntil: c.leasedUntil})
-				}
-			}
+			q.addClaim(<-claims)
 		}
 	}()
 	failures := 0
@@ -213,9 +210,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			} else {
 				failures = 0
 				more = more || len(c.events) == c.want
-				for _, ev := range c.events {
-					q.add(&claimed{ev: ev, leasedUntil: c.leasedUntil})
-				}
+				q.addClaim(c)
 			}
 		case <-w.nudged():
 			fresh = true
@@ -250,6 +245,13 @@ type queue struct {
 	events map[string][]*claimed
 	turns  []string // the workspaces with events queued, the next to start one first
 	n      int
+}
+
+// addClaim queues the events a claim leased, if it didn't fail.
+func (q *queue) addClaim(c claim) {
+	for _, ev := range c.events {
+		q.add(&claimed{ev: ev, leasedUntil: c.leasedUntil})
+	}
 }
 
 func (q *queue) add(c *claimed) {
