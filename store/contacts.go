@@ -110,21 +110,11 @@ ORDER BY m.contact_id
    LIMIT $4`
 
 func (s *store) GroupRecipients(ctx context.Context, workspace string, group assets.GroupUUID, after int64, limit int) ([]Recipient, error) {
-	rows, err := s.db.QueryContext(ctx, sqlSelectGroupRecipients, workspace, group, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("reading recipients of group %s: %w", group, err)
-	}
-	defer rows.Close()
-
-	recipients := make([]Recipient, 0, limit)
-	for rows.Next() {
+	recipients, err := queryRows(ctx, s.db, func(row rowScanner) (Recipient, error) {
 		var r Recipient
-		if err := rows.Scan(&r.ID, &r.UUID, &r.URN, &r.OptStatus, scanTime(&r.LastInboundOn)); err != nil {
-			return nil, fmt.Errorf("reading recipients of group %s: %w", group, err)
-		}
-		recipients = append(recipients, r)
-	}
-	if err := rows.Err(); err != nil {
+		return r, row.Scan(&r.ID, &r.UUID, &r.URN, &r.OptStatus, scanTime(&r.LastInboundOn))
+	}, sqlSelectGroupRecipients, workspace, group, after, limit)
+	if err != nil {
 		return nil, fmt.Errorf("reading recipients of group %s: %w", group, err)
 	}
 	return recipients, nil
